@@ -1,0 +1,1 @@
+"""Datasets: PTB, IMDB, SST-2 and synthetic long-range tasks."""
