@@ -2,7 +2,8 @@
 
 Each subcommand lives in its own module, which provides two functions:
 `add_arguments(parser: argparse.ArgumentParser) -> None` and `run(args) -> int`.
-Modules are imported only when their subcommand is used, so `zoo --help` stays fast.
+Subcommand modules keep their heavy imports (TensorFlow, Keras) inside functions, so that
+building the parser, and `zoo --help`, stays fast.
 """
 
 from __future__ import annotations
