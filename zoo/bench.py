@@ -1,0 +1,1001 @@
+"""`zoo bench`: throughput, FLOP efficiency and peak memory of a PTB-shaped language model.
+
+The model is the PTB word-level language model of Zaremba et al. (2014): token ids ->
+Embedding(10000, H) -> 2 recurrent layers of H units (all time steps returned) -> Dense(10000)
+logits, batch 20. Each contender builds that model with one recurrent implementation:
+`zoo.layers.LSTM` / `zoo.layers.GRU`, `keras.layers.LSTM` / `keras.layers.GRU`, and, when
+PyTorch is importable, `torch.nn.LSTM` / `torch.nn.GRU`.
+
+What is measured, all in one process, the contenders alternating round-robin:
+- training throughput in words/s (one word = one token of one sequence): a compiled
+  `keras.Model` with SGD(learning_rate=1.0, global_clipnorm=5) and sparse categorical
+  cross-entropy from logits, stepped with `train_on_batch`; for PyTorch the same model with
+  `torch.optim.SGD`, `clip_grad_norm_(5)` and `cross_entropy`;
+- inference throughput in words/s: the forward pass to the logits (a `tf.function` of the
+  model with the model's jit_compile setting; `torch.inference_mode()` for PyTorch).
+The first (tracing / compiling) step of each is timed and reported apart, then excluded.
+Peak resident memory (RSS, MiB) is measured for each contender in a subprocess of its own.
+
+FLOPs per token count matmuls only, 2*m*n*k FLOPs per (m x k) @ (k x n) product, per token:
+    LSTM layer: 2 * 4h * (d + h)      GRU layer: 2 * 3h * (d + h)
+    softmax projection: 2 * h * V     embedding lookup: 0
+with d the layer's input width (= h here), h its units, V = 10000. Biases, gate nonlinearities,
+the softmax and the other elementwise terms are not counted (under 1% of the total here).
+forward = the sum over the layers and the projection; training = 3 * forward (the forward
+product plus two backward products, for the input and for the weight gradient, per matmul).
+The fraction of peak is achieved FLOP/s (words/s * FLOPs per token) over the machine's matmul
+peak, measured in the same run as the best float32 square-matmul GFLOP/s of TensorFlow (and
+PyTorch, when importable) under the same thread settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import os
+import platform
+import resource
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+VOCAB_SIZE = 10_000
+BATCH_SIZE = 20
+LEARNING_RATE = 1.0
+CLIP_NORM = 5.0
+GATES = {"lstm": 4, "gru": 3}
+SYNTHETIC_BATCHES = 4
+PROFILE_STEPS = 5
+MEMORY_WORKERS_AT_ONCE = 2
+MATMUL_SIZE = 1536
+MATMUL_REPEATS = 5
+DEFAULT_REPEATS = 5
+DEFAULT_STEPS = 10
+QUICK_REPEATS = 3
+QUICK_STEPS = 2
+KIB_PER_MIB = 1024
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The language model's shape: `hidden` units everywhere, `unroll` time steps per row."""
+
+    name: str
+    hidden: int
+    num_layers: int
+    unroll: int
+
+
+CONFIGS: dict[str, ModelConfig] = {
+    "small": ModelConfig("small", hidden=200, num_layers=2, unroll=20),
+    "medium": ModelConfig("medium", hidden=650, num_layers=2, unroll=35),
+}
+
+
+@dataclass(frozen=True)
+class Contender:
+    """One recurrent implementation: `impl` is the dotted path of its layer class."""
+
+    name: str
+    framework: str
+    cell: str
+    impl: str
+
+    @property
+    def is_keras(self) -> bool:
+        return self.framework in ("zoo", "keras")
+
+
+CONTENDERS: tuple[Contender, ...] = (
+    Contender("zoo-lstm", "zoo", "lstm", "zoo.layers.LSTM"),
+    Contender("zoo-gru", "zoo", "gru", "zoo.layers.GRU"),
+    Contender("keras-lstm", "keras", "lstm", "keras.layers.LSTM"),
+    Contender("keras-gru", "keras", "gru", "keras.layers.GRU"),
+    Contender("torch-lstm", "torch", "lstm", "torch.nn.LSTM"),
+    Contender("torch-gru", "torch", "gru", "torch.nn.GRU"),
+)
+CONTENDERS_BY_NAME = {contender.name: contender for contender in CONTENDERS}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A contender run with one jit_compile request ("auto", "on", "off"; None for PyTorch)."""
+
+    contender: Contender
+    jit_request: str | None
+
+    @property
+    def label(self) -> str:
+        """The contender's name, with the jit request when one was made explicitly."""
+        if self.jit_request in (None, "auto"):
+            return self.contender.name
+        return f"{self.contender.name}.jit-{self.jit_request}"
+
+
+@dataclass(frozen=True)
+class Target:
+    """An issue target: metric ratio zoo / `baseline` compared with `threshold`."""
+
+    metric: str
+    baseline: str
+    at_least: bool
+    threshold: float
+    configs: tuple[str, ...]
+
+    def is_met(self, ratio: float) -> bool:
+        return ratio >= self.threshold if self.at_least else ratio <= self.threshold
+
+    def describe(self, cell: str) -> str:
+        sign = ">=" if self.at_least else "<="
+        return f"{self.metric} {cell} zoo/{self.baseline} {sign} {self.threshold:g}"
+
+
+TARGETS: tuple[Target, ...] = (
+    Target("train", "keras", True, 1.15, ("small", "medium")),
+    Target("train", "torch", True, 1.0, ("small",)),
+    Target("infer", "keras", True, 1.15, ("small", "medium")),
+    Target("rss", "keras", False, 1.2, ("small", "medium")),
+)
+
+
+@dataclass
+class Runner:
+    """A built model: one call of `train_step` / `infer_step` processes one batch."""
+
+    train_step: Callable[[], object]
+    infer_step: Callable[[], object]
+    jit_compile: bool | None
+    profile: Callable[[Path], None]
+
+
+# ----------------------------------------------------------------------------- FLOPs
+
+
+def recurrent_flops_per_token(cell: str, input_dim: int, units: int) -> int:
+    """Matmul FLOPs of one recurrent layer for one token: 2 * gates*h * (d + h)."""
+    return 2 * GATES[cell] * units * (input_dim + units)
+
+
+def forward_flops_per_token(cell: str, config: ModelConfig) -> int:
+    """Matmul FLOPs of the model's forward pass per token (layers + softmax projection)."""
+    layers = config.num_layers * recurrent_flops_per_token(cell, config.hidden, config.hidden)
+    return layers + 2 * config.hidden * VOCAB_SIZE
+
+
+def train_flops_per_token(cell: str, config: ModelConfig) -> int:
+    """Matmul FLOPs of one training step per token: 3 x forward."""
+    return 3 * forward_flops_per_token(cell, config)
+
+
+def flops_table(config: ModelConfig) -> dict[str, dict[str, int]]:
+    """FLOPs per token, forward and train, for each cell type."""
+    return {
+        cell: {
+            "forward": forward_flops_per_token(cell, config),
+            "train": train_flops_per_token(cell, config),
+        }
+        for cell in GATES
+    }
+
+
+# ----------------------------------------------------------------------------- arguments
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def parse_contenders(text: str) -> tuple[Contender, ...]:
+    """argparse type: comma-separated contender names -> contenders, in the given order."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in CONTENDERS_BY_NAME]
+    if unknown or not names:
+        known = ",".join(CONTENDERS_BY_NAME)
+        raise argparse.ArgumentTypeError(f"unknown contender(s) {unknown}; choose from {known}")
+    return tuple(CONTENDERS_BY_NAME[name] for name in dict.fromkeys(names))
+
+
+def available_cpus() -> int:
+    """CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `zoo bench` options."""
+    parser.add_argument(
+        "--config",
+        choices=sorted(CONFIGS),
+        default="small",
+        help="model size: small (2 x 200, 20 steps) or medium (2 x 650, 35 steps)",
+    )
+    parser.add_argument(
+        "--contenders",
+        type=parse_contenders,
+        default=CONTENDERS,
+        help="comma-separated, from: " + ",".join(CONTENDERS_BY_NAME),
+    )
+    parser.add_argument(
+        "--jit-compile",
+        choices=("auto", "on", "off", "both"),
+        default="auto",
+        help="XLA for the Keras contenders; auto = Keras's default, which is "
+        "off on CPU-only machines (the resolved value is printed)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=positive_int,
+        default=None,
+        help=f"rounds over all contenders (default {DEFAULT_REPEATS}, --quick {QUICK_REPEATS})",
+    )
+    parser.add_argument(
+        "--steps",
+        type=positive_int,
+        default=None,
+        help=f"batches timed per measurement (default {DEFAULT_STEPS}, "
+        f"--quick {QUICK_STEPS}); the unroll length is the config's",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="few rounds and batches: all contenders in under a minute",
+    )
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=available_cpus(),
+        help="intra- and inter-op threads for TensorFlow and PyTorch alike "
+        "(default: the CPU cores available)",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"also trace {PROFILE_STEPS} training steps of each contender into "
+        "DIR: TensorFlow profiler traces (TensorBoard, with "
+        "tensorboard-plugin-profile) and PyTorch Chrome traces",
+    )
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+
+
+# ----------------------------------------------------------------------------- plan
+
+
+def jit_requests(mode: str) -> tuple[str, ...]:
+    """The jit_compile requests that `--jit-compile mode` runs for each Keras contender."""
+    return ("on", "off") if mode == "both" else (mode,)
+
+
+def plan_entries(contenders: Iterable[Contender], jit_mode: str) -> list[Entry]:
+    """One entry per contender and jit request (PyTorch contenders have none)."""
+    entries = []
+    for contender in contenders:
+        requests = jit_requests(jit_mode) if contender.is_keras else (None,)
+        entries.extend(Entry(contender, request) for request in requests)
+    return entries
+
+
+def missing_reason(contender: Contender) -> str | None:
+    """Why a contender cannot run here (its framework or layer class missing), else None."""
+    module_name, _, class_name = contender.impl.rpartition(".")
+    if importlib.util.find_spec(module_name.split(".")[0]) is None:
+        return f"{module_name.split('.')[0]} is not installed"
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        return f"cannot import {module_name}: {error}"
+    if not hasattr(module, class_name):
+        return f"{module_name} has no {class_name} yet"
+    return None
+
+
+def resolve_impl(contender: Contender) -> type:
+    """The contender's layer class."""
+    module_name, _, class_name = contender.impl.rpartition(".")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+# ----------------------------------------------------------------------------- threads
+
+
+def pin_tensorflow_threads(threads: int) -> dict[str, int]:
+    """Set TensorFlow's intra/inter-op pools (before its runtime starts); returns the values."""
+    import tensorflow as tf
+
+    threading = tf.config.threading
+    try:
+        threading.set_intra_op_parallelism_threads(threads)
+        threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        pass  # runtime already started (e.g. a second run in one process): report what is set
+    return {
+        "intra_op": threading.get_intra_op_parallelism_threads(),
+        "inter_op": threading.get_inter_op_parallelism_threads(),
+    }
+
+
+def pin_torch_threads(threads: int) -> dict[str, int]:
+    """Set PyTorch's intra/inter-op pools (before its first parallel op); returns the values."""
+    import torch
+
+    torch.set_num_threads(threads)
+    if torch.get_num_interop_threads() != threads:
+        try:
+            torch.set_num_interop_threads(threads)
+        except RuntimeError:
+            pass  # pool already started: report what is set
+    return {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads()}
+
+
+def pin_threads(threads: int, entries: Sequence[Entry]) -> dict[str, dict[str, int]]:
+    """Pin the thread pools of every framework the entries use."""
+    pinned = {}
+    if any(entry.contender.is_keras for entry in entries):
+        pinned["tensorflow"] = pin_tensorflow_threads(threads)
+    if any(entry.contender.framework == "torch" for entry in entries):
+        pinned["torch"] = pin_torch_threads(threads)
+    return pinned
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def synthetic_batches(config: ModelConfig, seed: int = 0) -> list[tuple[object, object]]:
+    """A fixed stream of (inputs, next-token targets): random int32 ids, BATCH_SIZE x unroll."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    shape = (BATCH_SIZE, config.unroll)
+    return [
+        tuple(rng.integers(0, VOCAB_SIZE, shape, dtype=np.int32) for _ in range(2))
+        for _ in range(SYNTHETIC_BATCHES)
+    ]
+
+
+def cycle(items: Sequence[object]) -> Callable[[], object]:
+    """A function returning the items one after another, forever."""
+    position = [0]
+
+    def next_item() -> object:
+        item = items[position[0] % len(items)]
+        position[0] += 1
+        return item
+
+    return next_item
+
+
+def keras_jit_argument(request: str) -> bool | str:
+    """`--jit-compile` request -> `Model.compile(jit_compile=...)`."""
+    return {"auto": "auto", "on": True, "off": False}[request]
+
+
+def build_keras_model(layer_class: type, config: ModelConfig, jit_request: str) -> object:
+    """The compiled Keras language model with `layer_class` as its recurrent layers."""
+    import keras
+
+    layers = [
+        keras.Input(shape=(config.unroll,), batch_size=BATCH_SIZE, dtype="int32"),
+        keras.layers.Embedding(VOCAB_SIZE, config.hidden),
+        *(layer_class(config.hidden, return_sequences=True) for _ in range(config.num_layers)),
+        keras.layers.Dense(VOCAB_SIZE),
+    ]
+    model = keras.Sequential(layers)
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=LEARNING_RATE, global_clipnorm=CLIP_NORM),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=keras_jit_argument(jit_request),
+    )
+    return model
+
+
+def tensorflow_profiler(step: Callable[[], object]) -> Callable[[Path], None]:
+    """A function tracing PROFILE_STEPS calls of `step` into a TensorFlow profiler log dir."""
+
+    def profile(directory: Path) -> None:
+        import tensorflow as tf
+
+        tf.profiler.experimental.start(str(directory))
+        for _ in range(PROFILE_STEPS):
+            step()
+        tf.profiler.experimental.stop()
+
+    return profile
+
+
+def build_keras_runner(entry: Entry, config: ModelConfig) -> Runner:
+    """Train and inference steps of the Keras model of a zoo or Keras contender."""
+    import tensorflow as tf
+
+    model = build_keras_model(resolve_impl(entry.contender), config, entry.jit_request)
+    tensors = [tuple(tf.constant(array) for array in pair) for pair in synthetic_batches(config)]
+    next_batch = cycle(tensors)
+    forward = tf.function(
+        lambda inputs: model(inputs, training=False), jit_compile=model.jit_compile
+    )
+
+    def train_step() -> object:
+        inputs, targets = next_batch()
+        return model.train_on_batch(inputs, targets)
+
+    def infer_step() -> object:
+        return forward(next_batch()[0])
+
+    return Runner(train_step, infer_step, bool(model.jit_compile), tensorflow_profiler(train_step))
+
+
+def torch_language_model(layer_class: type, config: ModelConfig) -> object:
+    """The PyTorch language model: Embedding -> `layer_class`(num_layers) -> Linear."""
+    import torch
+
+    class LanguageModel(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embedding = torch.nn.Embedding(VOCAB_SIZE, config.hidden)
+            self.recurrent = layer_class(
+                config.hidden, config.hidden, num_layers=config.num_layers, batch_first=True
+            )
+            self.projection = torch.nn.Linear(config.hidden, VOCAB_SIZE)
+
+        def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+            outputs, _ = self.recurrent(self.embedding(inputs))
+            return self.projection(outputs)
+
+    return LanguageModel()
+
+
+def torch_profiler(step: Callable[[], object]) -> Callable[[Path], None]:
+    """A function tracing PROFILE_STEPS calls of `step` into DIR/trace.json (Chrome trace)."""
+
+    def profile(directory: Path) -> None:
+        import torch
+
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            for _ in range(PROFILE_STEPS):
+                step()
+        directory.mkdir(parents=True, exist_ok=True)
+        prof.export_chrome_trace(str(directory / "trace.json"))
+
+    return profile
+
+
+def build_torch_runner(entry: Entry, config: ModelConfig) -> Runner:
+    """Train and inference steps of the PyTorch model of a torch contender."""
+    import torch
+
+    model = torch_language_model(resolve_impl(entry.contender), config)
+    optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+    pairs = synthetic_batches(config)
+    tensors = [tuple(torch.from_numpy(array).long() for array in pair) for pair in pairs]
+    next_batch = cycle(tensors)
+
+    def train_step() -> object:
+        inputs, targets = next_batch()
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(inputs)
+        loss = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, VOCAB_SIZE), targets.reshape(-1)
+        )
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP_NORM)
+        optimizer.step()
+        return loss.item()
+
+    def infer_step() -> object:
+        with torch.inference_mode():
+            return model(next_batch()[0])
+
+    return Runner(train_step, infer_step, None, torch_profiler(train_step))
+
+
+def build_runner(entry: Entry, config: ModelConfig) -> Runner:
+    """The runner of an entry, by framework."""
+    if entry.contender.is_keras:
+        return build_keras_runner(entry, config)
+    return build_torch_runner(entry, config)
+
+
+# ----------------------------------------------------------------------------- timing
+
+
+def seconds_for(step: Callable[[], object], calls: int) -> float:
+    """Wall-clock seconds of `calls` consecutive calls of `step`."""
+    start = time.perf_counter()
+    for _ in range(calls):
+        step()
+    return time.perf_counter() - start
+
+
+def words_per_second(step: Callable[[], object], calls: int, config: ModelConfig) -> float:
+    """Throughput of `calls` batches in words (tokens) per second."""
+    return calls * BATCH_SIZE * config.unroll / seconds_for(step, calls)
+
+
+def warm_up(runner: Runner) -> dict[str, float]:
+    """Time the first (tracing / compiling) train and inference calls, then one more of each."""
+    first = {
+        "train_first_step_s": seconds_for(runner.train_step, 1),
+        "infer_first_step_s": seconds_for(runner.infer_step, 1),
+    }
+    runner.train_step()
+    runner.infer_step()
+    return first
+
+
+def rotated(items: Sequence[object], shift: int) -> list[object]:
+    """The items, starting at index `shift` (mod length), so no entry always runs first."""
+    shift %= len(items)
+    return [*items[shift:], *items[:shift]]
+
+
+def summarize(samples: Sequence[float]) -> dict[str, object]:
+    """Median, min, max and the samples of a throughput series (words/s)."""
+    return {
+        "median": statistics.median(samples),
+        "min": min(samples),
+        "max": max(samples),
+        "samples": list(samples),
+    }
+
+
+def measure_throughput(
+    runners: dict[Entry, Runner], config: ModelConfig, repeats: int, steps: int
+) -> dict[Entry, dict[str, dict[str, object]]]:
+    """Round-robin over the entries `repeats` times: `steps` train then inference batches each."""
+    samples = {entry: {"train": [], "infer": []} for entry in runners}
+    entries = list(runners)
+    for round_index in range(repeats):
+        for entry in rotated(entries, round_index):
+            runner = runners[entry]
+            samples[entry]["train"].append(words_per_second(runner.train_step, steps, config))
+            samples[entry]["infer"].append(words_per_second(runner.infer_step, steps, config))
+    return {
+        entry: {mode: summarize(series) for mode, series in modes.items()}
+        for entry, modes in samples.items()
+    }
+
+
+def tensorflow_matmul_gflops(size: int, repeats: int) -> float:
+    """Best float32 (size x size) @ (size x size) GFLOP/s of TensorFlow."""
+    import tensorflow as tf
+
+    matrix = tf.random.normal((size, size))
+    matmul = tf.function(tf.matmul)
+    matmul(matrix, matrix)
+    best = min(seconds_for(lambda: matmul(matrix, matrix), 1) for _ in range(repeats))
+    return 2 * size**3 / best / 1e9
+
+
+def torch_matmul_gflops(size: int, repeats: int) -> float:
+    """Best float32 (size x size) @ (size x size) GFLOP/s of PyTorch."""
+    import torch
+
+    matrix = torch.randn(size, size)
+    torch.mm(matrix, matrix)
+    best = min(seconds_for(lambda: torch.mm(matrix, matrix), 1) for _ in range(repeats))
+    return 2 * size**3 / best / 1e9
+
+
+def matmul_peak(frameworks: Iterable[str]) -> dict[str, float]:
+    """GFLOP/s per framework and their best ("peak"): the machine's measured matmul peak."""
+    measures = {"tensorflow": tensorflow_matmul_gflops, "torch": torch_matmul_gflops}
+    gflops = {name: measures[name](MATMUL_SIZE, MATMUL_REPEATS) for name in frameworks}
+    return {**gflops, "peak": max(gflops.values())}
+
+
+def best_of_peaks(first: dict[str, float], second: dict[str, float]) -> dict[str, float]:
+    """Per-key maximum of two peak measurements (before and after the rounds)."""
+    return {key: max(first[key], second[key]) for key in first}
+
+
+# ----------------------------------------------------------------------------- memory
+
+
+WORKER_BOOTSTRAP = (
+    "import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+)
+
+
+def worker_command(entry: Entry, config: ModelConfig, threads: int, steps: int) -> list[str]:
+    """The command of a memory worker. It runs this file as a script, not `-m zoo.bench`, so
+    that a PyTorch worker does not import the `zoo` package (and with it TensorFlow)."""
+    payload = {
+        "contender": entry.contender.name,
+        "jit_request": entry.jit_request,
+        "config": asdict(config),
+        "threads": threads,
+        "steps": steps,
+    }
+    script = str(Path(__file__).resolve())
+    return [sys.executable, "-c", WORKER_BOOTSTRAP, script, "--worker", json.dumps(payload)]
+
+
+def worker_environment() -> dict[str, str]:
+    """The environment of a memory worker: quiet TensorFlow, and the `zoo` package importable."""
+    package_root = str(Path(__file__).resolve().parents[1])
+    path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set size in MiB: VmHWM of /proc/self/status.
+
+    Not `ru_maxrss`: on Linux that survives exec, so a worker started by a big parent process
+    reports the parent's peak when its own is lower. Falls back to `ru_maxrss` (KiB on Linux)
+    where /proc is missing."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / KIB_PER_MIB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / KIB_PER_MIB
+
+
+def framework_module(entry: Entry) -> str:
+    """The module a worker imports before measuring its baseline memory."""
+    return "keras" if entry.contender.is_keras else "torch"
+
+
+def run_worker(payload: dict[str, object]) -> dict[str, float | bool | None]:
+    """Build one entry, run warm-up plus `steps` train and inference batches; report memory."""
+    contender = CONTENDERS_BY_NAME[payload["contender"]]
+    entry = Entry(contender, payload["jit_request"])
+    config = ModelConfig(**payload["config"])
+    importlib.import_module(framework_module(entry))
+    pin_threads(payload["threads"], [entry])
+    after_import = peak_rss_mib()
+    runner = build_runner(entry, config)
+    warm_up(runner)
+    seconds_for(runner.train_step, payload["steps"])
+    seconds_for(runner.infer_step, payload["steps"])
+    return {
+        "rss_peak_mib": peak_rss_mib(),
+        "rss_after_import_mib": after_import,
+        "jit_compile": runner.jit_compile,
+    }
+
+
+def measure_memory_of(entry: Entry, config: ModelConfig, threads: int, steps: int) -> dict:
+    """Run the memory worker of one entry; its result, or {"error": ...} when it failed."""
+    command = worker_command(entry, config, threads, steps)
+    done = subprocess.run(command, capture_output=True, text=True, env=worker_environment())
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+        return {"error": lines[-1]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def start_memory_workers(
+    pool: ThreadPoolExecutor,
+    entries: Sequence[Entry],
+    config: ModelConfig,
+    threads: int,
+    steps: int,
+) -> dict[Entry, Future]:
+    """Submit the memory worker of every entry to `pool`; concurrent workers change each
+    other's wall time, not their memory."""
+    return {
+        entry: pool.submit(measure_memory_of, entry, config, threads, steps) for entry in entries
+    }
+
+
+# ----------------------------------------------------------------------------- ratios
+
+
+def entry_metric(result: dict, metric: str) -> float | None:
+    """The median words/s ("train", "infer") or peak RSS MiB ("rss") of an entry's result."""
+    if metric == "rss":
+        return result["memory"].get("rss_peak_mib")
+    return result[metric]["median"]
+
+
+def find_result(results: Sequence[dict], framework: str, cell: str, jit: str | None) -> dict | None:
+    """The result of the given framework and cell; for Keras frameworks, at jit request `jit`."""
+    for result in results:
+        if result["framework"] == framework and result["cell"] == cell:
+            if framework == "torch" or result["jit_request"] == jit:
+                return result
+    return None
+
+
+def evaluate_targets(results: Sequence[dict], config_name: str) -> list[dict]:
+    """Each target that applies to this config, per cell and zoo entry: ratio and verdict."""
+    verdicts = []
+    for target in TARGETS:
+        if config_name not in target.configs:
+            continue
+        for zoo in (result for result in results if result["framework"] == "zoo"):
+            baseline = find_result(results, target.baseline, zoo["cell"], zoo["jit_request"])
+            verdicts.append(verdict(target, zoo, baseline))
+    return verdicts
+
+
+def verdict(target: Target, zoo: dict, baseline: dict | None) -> dict:
+    """Ratio zoo / baseline of the target's metric and whether it meets the target."""
+    numerator = entry_metric(zoo, target.metric)
+    denominator = entry_metric(baseline, target.metric) if baseline else None
+    ratio = numerator / denominator if numerator and denominator else None
+    return {
+        "target": target.describe(zoo["cell"]),
+        "zoo": zoo["label"],
+        "baseline": baseline["label"] if baseline else None,
+        "ratio": ratio,
+        "met": None if ratio is None else target.is_met(ratio),
+    }
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def entry_result(
+    entry: Entry,
+    throughput: dict,
+    first_steps: dict,
+    memory: dict,
+    jit_compile: bool | None,
+    config: ModelConfig,
+    peak_gflops: float,
+) -> dict:
+    """The JSON record of one entry: throughput, fraction of peak, warm-up, memory."""
+    flops = flops_table(config)[entry.contender.cell]
+    fraction = {
+        mode: throughput[mode]["median"] * flops[key] / (peak_gflops * 1e9)
+        for mode, key in (("train", "train"), ("infer", "forward"))
+    }
+    return {
+        "label": entry.label,
+        "contender": entry.contender.name,
+        "framework": entry.contender.framework,
+        "cell": entry.contender.cell,
+        "impl": entry.contender.impl,
+        "jit_request": entry.jit_request,
+        "jit_compile": jit_compile,
+        "train": throughput["train"],
+        "infer": throughput["infer"],
+        "fraction_of_peak": fraction,
+        "warmup": first_steps,
+        "memory": memory,
+    }
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo ("unknown" elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def versions() -> dict[str, str | None]:
+    """Versions of Python and of the frameworks that are imported."""
+    found = {"python": platform.python_version()}
+    for name in ("numpy", "tensorflow", "keras", "torch"):
+        module = sys.modules.get(name)
+        found[name] = getattr(module, "__version__", None) if module else None
+    return found
+
+
+def command_line() -> str:
+    """The command that is running, as typed: `zoo bench ...` or `python -m zoo.bench ...`."""
+    program = "zoo" if Path(sys.argv[0]).name == "zoo" else "python -m zoo.bench"
+    return shlex.join([program, *sys.argv[1:]])
+
+
+def run_metadata(args: argparse.Namespace, repeats: int, steps: int, threads: dict) -> dict:
+    """What produced the results: command, versions, machine, settings, time."""
+    return {
+        "command": command_line(),
+        "argv": sys.argv,
+        "timestamp_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": versions(),
+        "cpu_model": cpu_model(),
+        "cpus_available": available_cpus(),
+        "load_average_1_5_15": list(os.getloadavg()),
+        "config": args.config,
+        "batch_size": BATCH_SIZE,
+        "vocab_size": VOCAB_SIZE,
+        "repeats": repeats,
+        "steps_per_measurement": steps,
+        "jit_compile_mode": args.jit_compile,
+        "threads_requested": args.threads,
+        "threads": threads,
+        "quick": args.quick,
+        "memory_workers_overlap_warmup": args.quick,
+    }
+
+
+def format_rate(summary: dict) -> str:
+    """ "median [min-max]" of a words/s summary."""
+    return f"{summary['median']:8.0f} [{summary['min']:.0f}-{summary['max']:.0f}]"
+
+
+def format_memory(memory: dict) -> str:
+    """Peak RSS MiB, or the worker's error."""
+    if "error" in memory:
+        return "error"
+    return f"{memory['rss_peak_mib']:7.0f}"
+
+
+def table_rows(results: Sequence[dict]) -> list[str]:
+    """One line per entry."""
+    header = (
+        f"{'contender':28} {'jit':>5} {'train words/s [min-max]':>26} "
+        f"{'infer words/s [min-max]':>26} {'train%pk':>8} {'infer%pk':>8} "
+        f"{'1st train s':>11} {'RSS MiB':>8}"
+    )
+    rows = [header, "-" * len(header)]
+    for result in results:
+        jit = "-" if result["jit_compile"] is None else str(result["jit_compile"]).lower()
+        rows.append(
+            f"{result['label']:28} {jit:>5} {format_rate(result['train']):>26} "
+            f"{format_rate(result['infer']):>26} "
+            f"{100 * result['fraction_of_peak']['train']:7.1f}% "
+            f"{100 * result['fraction_of_peak']['infer']:7.1f}% "
+            f"{result['warmup']['train_first_step_s']:11.2f} {format_memory(result['memory']):>8}"
+        )
+    return rows
+
+
+def verdict_rows(verdicts: Sequence[dict]) -> list[str]:
+    """One line per target verdict."""
+    rows = []
+    for item in verdicts:
+        if item["ratio"] is None:
+            rows.append(f"  n/a      {item['target']} ({item['zoo']}: no baseline result)")
+            continue
+        status = "met" if item["met"] else "NOT met"
+        rows.append(
+            f"  {status:8} {item['target']}: {item['ratio']:.2f} "
+            f"({item['zoo']} / {item['baseline']})"
+        )
+    return rows
+
+
+def report_lines(report: dict) -> list[str]:
+    """The printed report: settings, the table, memory errors, skipped contenders, targets."""
+    meta = report["meta"]
+    config = ModelConfig(**report["model"])
+    flops = report["flops_per_token"]
+    lines = [
+        f"zoo bench: config {meta['config']} ({config.num_layers} x {config.hidden}, "
+        f"{config.unroll} steps, batch {BATCH_SIZE}, vocab {VOCAB_SIZE}), "
+        f"{meta['repeats']} rounds x {meta['steps_per_measurement']} batches",
+        f"threads: {meta['threads']}  jit_compile (Keras): {meta['jit_compile_mode']}",
+        f"matmul peak GFLOP/s: {report['matmul_gflops']}",
+        "FLOPs/token (matmuls): "
+        + ", ".join(
+            f"{cell} fwd {v['forward']:,} train {v['train']:,}" for cell, v in flops.items()
+        ),
+        "",
+        *table_rows(report["results"]),
+    ]
+    for result in report["results"]:
+        if "error" in result["memory"]:
+            lines.append(f"memory worker of {result['label']} failed: {result['memory']['error']}")
+    lines.extend(f"skipped {name}: {reason}" for name, reason in report["skipped"].items())
+    lines.extend(
+        ["", "targets (ratios of medians from this run):", *verdict_rows(report["targets"])]
+    )
+    return lines
+
+
+# ----------------------------------------------------------------------------- run
+
+
+def runnable_entries(args: argparse.Namespace) -> tuple[list[Entry], dict[str, str]]:
+    """The entries to run, and the reason for each contender that cannot run here."""
+    skipped = {}
+    available = []
+    for contender in args.contenders:
+        reason = missing_reason(contender)
+        if reason:
+            skipped[contender.name] = reason
+        else:
+            available.append(contender)
+    return plan_entries(available, args.jit_compile), skipped
+
+
+def benchmark(
+    entries: Sequence[Entry],
+    config: ModelConfig,
+    repeats: int,
+    steps: int,
+    threads: int,
+    overlap_memory: bool,
+) -> dict:
+    """The raw results: memory from subprocess workers, then matmul peak, warm-up and timed
+    rounds in this process. With `overlap_memory` the workers run while this process builds
+    and warms up its models (faster; the first-step times are then taken under load), and
+    always finish before anything else is timed."""
+    frameworks = sorted({"tensorflow" if e.contender.is_keras else "torch" for e in entries})
+    with ThreadPoolExecutor(max_workers=MEMORY_WORKERS_AT_ONCE) as pool:
+        workers = start_memory_workers(pool, entries, config, threads, steps)
+        if not overlap_memory:
+            wait(workers.values())
+        pinned = pin_threads(threads, entries)
+        runners = {entry: build_runner(entry, config) for entry in entries}
+        first_steps = {entry: warm_up(runner) for entry, runner in runners.items()}
+        memory = {entry: worker.result() for entry, worker in workers.items()}
+    peak_before = matmul_peak(frameworks)
+    throughput = measure_throughput(runners, config, repeats, steps)
+    peak = best_of_peaks(peak_before, matmul_peak(frameworks))
+    results = [
+        entry_result(
+            entry,
+            throughput[entry],
+            first_steps[entry],
+            memory[entry],
+            runners[entry].jit_compile,
+            config,
+            peak["peak"],
+        )
+        for entry in entries
+    ]
+    return {"threads": pinned, "matmul_gflops": peak, "results": results, "runners": runners}
+
+
+def profile_entries(runners: dict[Entry, Runner], directory: Path) -> None:
+    """Trace PROFILE_STEPS training steps of every entry into DIR/<label>."""
+    for entry, runner in runners.items():
+        runner.profile(directory / entry.label)
+
+
+def run(args: argparse.Namespace) -> int:
+    """`zoo bench`: measure, print the table and targets, optionally write JSON / traces."""
+    if args.worker:
+        print(json.dumps(run_worker(json.loads(args.worker))))
+        return 0
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    config = CONFIGS[args.config]
+    repeats = args.repeats or (QUICK_REPEATS if args.quick else DEFAULT_REPEATS)
+    steps = args.steps or (QUICK_STEPS if args.quick else DEFAULT_STEPS)
+    entries, skipped = runnable_entries(args)
+    if not entries:
+        print(f"zoo bench: no contender can run here: {skipped}", file=sys.stderr)
+        return 2
+    raw = benchmark(entries, config, repeats, steps, args.threads, overlap_memory=args.quick)
+    report = {
+        "meta": run_metadata(args, repeats, steps, raw["threads"]),
+        "model": asdict(config),
+        "flops_per_token": flops_table(config),
+        "matmul_gflops": raw["matmul_gflops"],
+        "results": raw["results"],
+        "skipped": skipped,
+        "targets": evaluate_targets(raw["results"], config.name),
+    }
+    print("\n".join(report_lines(report)))
+    if args.profile:
+        profile_entries(raw["runners"], args.profile)
+        print(f"profiles written under {args.profile}")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"results written to {args.out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m zoo.bench`."""
+    parser = argparse.ArgumentParser(prog="python -m zoo.bench", description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
