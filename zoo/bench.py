@@ -794,19 +794,29 @@ def versions() -> dict[str, str | None]:
 def command_line() -> str:
     """The command that is running, as typed: `zoo bench ...` or `python -m zoo.bench ...`."""
     program = "zoo" if Path(sys.argv[0]).name == "zoo" else "python -m zoo.bench"
-    return shlex.join([program, *sys.argv[1:]])
+    return " ".join([program, shlex.join(sys.argv[1:])]).strip()
 
 
-def run_metadata(args: argparse.Namespace, repeats: int, steps: int, threads: dict) -> dict:
-    """What produced the results: command, versions, machine, settings, time."""
+def machine_state() -> dict[str, object]:
+    """Time (UTC) and load average (1, 5, 15 min): the machine is shared, load means noise."""
+    return {
+        "utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "load_average_1_5_15": [round(load, 2) for load in os.getloadavg()],
+    }
+
+
+def run_metadata(
+    args: argparse.Namespace, repeats: int, steps: int, threads: dict, started: dict
+) -> dict:
+    """What produced the results: command, versions, machine, settings, time and load."""
     return {
         "command": command_line(),
         "argv": sys.argv,
-        "timestamp_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started": started,
+        "finished": machine_state(),
         "versions": versions(),
         "cpu_model": cpu_model(),
         "cpus_available": available_cpus(),
-        "load_average_1_5_15": list(os.getloadavg()),
         "config": args.config,
         "batch_size": BATCH_SIZE,
         "vocab_size": VOCAB_SIZE,
@@ -877,6 +887,8 @@ def report_lines(report: dict) -> list[str]:
         f"{config.unroll} steps, batch {BATCH_SIZE}, vocab {VOCAB_SIZE}), "
         f"{meta['repeats']} rounds x {meta['steps_per_measurement']} batches",
         f"threads: {meta['threads']}  jit_compile (Keras): {meta['jit_compile_mode']}",
+        f"load average (1, 5, 15 min) at start {meta['started']['load_average_1_5_15']}, "
+        f"at end {meta['finished']['load_average_1_5_15']} on {meta['cpus_available']} CPUs",
         f"matmul peak GFLOP/s: {report['matmul_gflops']}",
         "FLOPs/token (matmuls): "
         + ", ".join(
@@ -889,9 +901,8 @@ def report_lines(report: dict) -> list[str]:
         if "error" in result["memory"]:
             lines.append(f"memory worker of {result['label']} failed: {result['memory']['error']}")
     lines.extend(f"skipped {name}: {reason}" for name, reason in report["skipped"].items())
-    lines.extend(
-        ["", "targets (ratios of medians from this run):", *verdict_rows(report["targets"])]
-    )
+    verdicts = verdict_rows(report["targets"]) or ["  none: no zoo contender ran"]
+    lines.extend(["", "targets (ratios of medians from this run):", *verdicts])
     return lines
 
 
@@ -962,6 +973,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(run_worker(json.loads(args.worker))))
         return 0
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    started = machine_state()
     config = CONFIGS[args.config]
     repeats = args.repeats or (QUICK_REPEATS if args.quick else DEFAULT_REPEATS)
     steps = args.steps or (QUICK_STEPS if args.quick else DEFAULT_STEPS)
@@ -971,7 +983,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     raw = benchmark(entries, config, repeats, steps, args.threads, overlap_memory=args.quick)
     report = {
-        "meta": run_metadata(args, repeats, steps, raw["threads"]),
+        "meta": run_metadata(args, repeats, steps, raw["threads"], started),
         "model": asdict(config),
         "flops_per_token": flops_table(config),
         "matmul_gflops": raw["matmul_gflops"],

@@ -13,7 +13,9 @@ import importlib
 import sys
 
 # subcommand -> (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "bench": ("zoo.bench", "Benchmark zoo layers against Keras built-ins and PyTorch."),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

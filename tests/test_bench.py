@@ -1,0 +1,175 @@
+"""Structure of `zoo bench`: FLOP formula, options, contenders, verdicts, JSON; no timings."""
+
+import argparse
+import json
+import sys
+
+import pytest
+
+from zoo import bench
+
+TINY = bench.ModelConfig("small", hidden=8, num_layers=2, unroll=3)
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def fake_result(framework: str, cell: str, train: float, infer: float, rss: float) -> dict:
+    return {
+        "label": f"{framework}-{cell}",
+        "framework": framework,
+        "cell": cell,
+        "jit_request": None if framework == "torch" else "auto",
+        "train": {"median": train},
+        "infer": {"median": infer},
+        "memory": {"rss_peak_mib": rss},
+    }
+
+
+def test_flops_per_token_follow_the_documented_formula():
+    small, medium = bench.CONFIGS["small"], bench.CONFIGS["medium"]
+    assert bench.forward_flops_per_token("lstm", small) == 2 * 2 * 4 * 200 * 400 + 2 * 200 * 10_000
+    assert bench.forward_flops_per_token("gru", small) == 2 * 2 * 3 * 200 * 400 + 2 * 200 * 10_000
+    assert (
+        bench.forward_flops_per_token("lstm", medium) == 2 * 2 * 4 * 650 * 1300 + 2 * 650 * 10_000
+    )
+    for cell in ("lstm", "gru"):
+        assert bench.train_flops_per_token(cell, small) == 3 * bench.forward_flops_per_token(
+            cell, small
+        )
+
+
+def test_configs_are_the_ptb_small_and_medium_models():
+    assert bench.CONFIGS["small"] == bench.ModelConfig("small", 200, 2, 20)
+    assert bench.CONFIGS["medium"] == bench.ModelConfig("medium", 650, 2, 35)
+    assert bench.BATCH_SIZE == 20 and bench.VOCAB_SIZE == 10_000
+
+
+def test_all_six_contenders_are_listed():
+    names = [contender.name for contender in bench.CONTENDERS]
+    assert names == ["zoo-lstm", "zoo-gru", "keras-lstm", "keras-gru", "torch-lstm", "torch-gru"]
+    assert {c.framework for c in bench.CONTENDERS} == {"zoo", "keras", "torch"}
+
+
+def test_contenders_option_keeps_order_and_rejects_unknown_names(capsys):
+    args = parse(["--contenders", "torch-gru,zoo-lstm"])
+    assert [c.name for c in args.contenders] == ["torch-gru", "zoo-lstm"]
+    with pytest.raises(SystemExit):
+        parse(["--contenders", "zoo-lstm,nope"])
+    assert "nope" in capsys.readouterr().err
+
+
+def test_quick_and_defaults():
+    args = parse(["--quick"])
+    assert args.quick and args.config == "small" and args.jit_compile == "auto"
+    assert args.repeats is None and args.steps is None and args.threads >= 1
+    with pytest.raises(SystemExit):
+        parse(["--jit-compile", "maybe"])
+    with pytest.raises(SystemExit):
+        parse(["--repeats", "0"])
+
+
+def test_cli_has_the_bench_command():
+    from zoo.cli import build_parser
+
+    args = build_parser().parse_args(["bench", "--config", "medium", "--jit-compile", "both"])
+    assert args._module == "zoo.bench" and args.config == "medium"
+
+
+def test_jit_both_runs_each_keras_contender_twice_and_torch_once():
+    contenders = parse(["--contenders", "zoo-lstm,keras-lstm,torch-lstm"]).contenders
+    labels = [entry.label for entry in bench.plan_entries(contenders, "both")]
+    assert labels == [
+        "zoo-lstm.jit-on",
+        "zoo-lstm.jit-off",
+        "keras-lstm.jit-on",
+        "keras-lstm.jit-off",
+        "torch-lstm",
+    ]
+
+
+def test_summary_and_rotation():
+    assert bench.summarize([3.0, 1.0, 2.0]) == {
+        "median": 2.0,
+        "min": 1.0,
+        "max": 3.0,
+        "samples": [3.0, 1.0, 2.0],
+    }
+    assert bench.rotated([1, 2, 3], 4) == [2, 3, 1]
+
+
+def test_targets_use_ratios_of_medians():
+    results = [
+        fake_result("zoo", "lstm", train=1200, infer=1100, rss=500),
+        fake_result("keras", "lstm", train=1000, infer=1000, rss=400),
+        fake_result("torch", "lstm", train=1300, infer=900, rss=300),
+        fake_result("zoo", "gru", train=100, infer=100, rss=100),
+    ]
+    verdicts = {(v["target"], v["zoo"]): v for v in bench.evaluate_targets(results, "small")}
+    train_keras = verdicts[("train lstm zoo/keras >= 1.15", "zoo-lstm")]
+    assert train_keras["ratio"] == pytest.approx(1.2) and train_keras["met"] is True
+    infer_keras = verdicts[("infer lstm zoo/keras >= 1.15", "zoo-lstm")]
+    assert infer_keras["met"] is False
+    assert verdicts[("rss lstm zoo/keras <= 1.2", "zoo-lstm")]["met"] is False
+    assert verdicts[("train lstm zoo/torch >= 1", "zoo-lstm")]["met"] is False
+    assert verdicts[("train gru zoo/keras >= 1.15", "zoo-gru")]["met"] is None
+    medium = bench.evaluate_targets(results, "medium")
+    assert not any("torch" in v["target"] for v in medium)
+
+
+def test_fraction_of_peak_is_flops_over_peak():
+    entry = bench.Entry(bench.CONTENDERS_BY_NAME["keras-gru"], "auto")
+    throughput = {mode: {"median": 1000.0} for mode in ("train", "infer")}
+    result = bench.entry_result(entry, throughput, {}, {}, False, TINY, peak_gflops=1.0)
+    flops = bench.flops_table(TINY)["gru"]
+    assert result["fraction_of_peak"]["train"] == pytest.approx(1000 * flops["train"] / 1e9)
+    assert result["fraction_of_peak"]["infer"] == pytest.approx(1000 * flops["forward"] / 1e9)
+
+
+def test_failed_memory_worker_reports_its_error(monkeypatch):
+    failing = [sys.executable, "-c", "raise SystemExit('worker broke')"]
+    monkeypatch.setattr(bench, "worker_command", lambda *args: failing)
+    entry = bench.Entry(bench.CONTENDERS_BY_NAME["keras-lstm"], "auto")
+    assert bench.measure_memory_of(entry, TINY, 1, 1) == {"error": "worker broke"}
+
+
+def test_no_runnable_contender_is_an_error(monkeypatch, capsys):
+    monkeypatch.setattr(bench, "missing_reason", lambda contender: "not here")
+    assert bench.run(parse(["--contenders", "keras-lstm"])) == 2
+    assert "no contender can run" in capsys.readouterr().err
+
+
+def test_tiny_run_writes_the_json_report(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(bench.CONFIGS, "small", TINY)
+    out = tmp_path / "bench.json"
+    argv = ["--contenders", "zoo-gru,keras-gru,torch-gru", "--jit-compile", "off"]
+    argv += ["--repeats", "2", "--steps", "1", "--out", str(out)]
+    assert bench.run(parse(argv)) == 0
+    report = json.loads(out.read_text())
+    assert set(report) == {
+        "meta",
+        "model",
+        "flops_per_token",
+        "matmul_gflops",
+        "results",
+        "skipped",
+        "targets",
+    }
+    assert report["model"]["hidden"] == 8 and report["meta"]["repeats"] == 2
+    assert report["meta"]["versions"]["tensorflow"] and report["meta"]["cpu_model"]
+    ran = {result["contender"] for result in report["results"]}
+    assert ran | set(report["skipped"]) == {"zoo-gru", "keras-gru", "torch-gru"}
+    assert "keras-gru" in ran
+    for result in report["results"]:
+        assert len(result["train"]["samples"]) == 2 and result["infer"]["median"] > 0
+        assert result["memory"]["rss_peak_mib"] > result["memory"]["rss_after_import_mib"] > 0
+        assert result["warmup"]["train_first_step_s"] > 0
+        if result["framework"] == "torch":
+            assert result["jit_compile"] is None
+        else:
+            assert result["jit_compile"] is False and result["jit_request"] == "off"
+    printed = capsys.readouterr().out
+    assert "keras-gru.jit-off" in printed and "targets" in printed
