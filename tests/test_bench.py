@@ -145,7 +145,7 @@ def test_no_runnable_contender_is_an_error(monkeypatch, capsys):
 def test_tiny_run_writes_the_json_report(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(bench.CONFIGS, "small", TINY)
     out = tmp_path / "bench.json"
-    argv = ["--contenders", "zoo-gru,keras-gru,torch-gru", "--jit-compile", "off"]
+    argv = ["--contenders", "keras-gru,torch-gru", "--jit-compile", "off", "--quick"]
     argv += ["--repeats", "2", "--steps", "1", "--out", str(out)]
     assert bench.run(parse(argv)) == 0
     report = json.loads(out.read_text())
@@ -161,7 +161,7 @@ def test_tiny_run_writes_the_json_report(monkeypatch, tmp_path, capsys):
     assert report["model"]["hidden"] == 8 and report["meta"]["repeats"] == 2
     assert report["meta"]["versions"]["tensorflow"] and report["meta"]["cpu_model"]
     ran = {result["contender"] for result in report["results"]}
-    assert ran | set(report["skipped"]) == {"zoo-gru", "keras-gru", "torch-gru"}
+    assert ran | set(report["skipped"]) == {"keras-gru", "torch-gru"}
     assert "keras-gru" in ran
     for result in report["results"]:
         assert len(result["train"]["samples"]) == 2 and result["infer"]["median"] > 0
@@ -173,3 +173,15 @@ def test_tiny_run_writes_the_json_report(monkeypatch, tmp_path, capsys):
             assert result["jit_compile"] is False and result["jit_request"] == "off"
     printed = capsys.readouterr().out
     assert "keras-gru.jit-off" in printed and "targets" in printed
+
+
+@pytest.mark.parametrize("name", ["zoo-lstm", "zoo-gru"])
+def test_zoo_contender_trains_and_infers(name):
+    contender = bench.CONTENDERS_BY_NAME[name]
+    reason = bench.missing_reason(contender)
+    if reason:
+        pytest.skip(reason)
+    runner = bench.build_runner(bench.Entry(contender, "off"), TINY)
+    assert runner.jit_compile is False
+    assert float(runner.train_step()) > 0
+    assert tuple(runner.infer_step().shape) == (bench.BATCH_SIZE, TINY.unroll, bench.VOCAB_SIZE)
