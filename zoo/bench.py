@@ -458,7 +458,8 @@ def torch_language_model(layer_class: type, config: ModelConfig) -> object:
 
 
 def torch_profiler(step: Callable[[], object]) -> Callable[[Path], None]:
-    """A function tracing PROFILE_STEPS calls of `step` into DIR/trace.json (Chrome trace)."""
+    """A function tracing PROFILE_STEPS calls of `step` into DIR/trace.json (Chrome trace,
+    chrome://tracing or Perfetto) and DIR/top_ops.txt (the ops by self CPU time)."""
 
     def profile(directory: Path) -> None:
         import torch
@@ -468,6 +469,8 @@ def torch_profiler(step: Callable[[], object]) -> Callable[[Path], None]:
                 step()
         directory.mkdir(parents=True, exist_ok=True)
         prof.export_chrome_trace(str(directory / "trace.json"))
+        table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15)
+        (directory / "top_ops.txt").write_text(table + "\n")
 
     return profile
 
