@@ -19,8 +19,9 @@ import tarfile
 import tempfile
 import urllib.request
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 CHUNK_BYTES = 1 << 20
 
@@ -124,7 +125,7 @@ def download_file(
     return destination
 
 
-def _copy_response(url: str, stream, timeout_s: float) -> tuple[int, int | None]:
+def _copy_response(url: str, stream: BinaryIO, timeout_s: float) -> tuple[int, int | None]:
     """Copy the body at `url` into `stream`; return (bytes received, Content-Length or None)."""
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as response:
@@ -179,7 +180,7 @@ def extract_members(
     return final
 
 
-def _archive_files(archive: Path) -> Iterable[tuple[str, Callable[[], bytes]]]:
+def _archive_files(archive: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
     """(member name, reader of its bytes) for each regular file of a zip or tar archive."""
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zipped:

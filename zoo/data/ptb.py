@@ -91,6 +91,7 @@ def load(
         data_dir: folder holding ptb.{train,valid,test}.txt; None: `$ZOO_DATA_DIR/ptb`, else the
             user cache.
         download: fetch missing files from `base_url` (md5-verified, written atomically).
+            Files already in the folder are read as they are.
         base_url: where the three files are served (the Zaremba et al. repository by default).
 
     Raises:
