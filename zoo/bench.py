@@ -13,7 +13,8 @@ What is measured, all in one process, the contenders alternating round-robin:
   `torch.optim.SGD`, `clip_grad_norm_(5)` and `cross_entropy`;
 - inference throughput in words/s: the forward pass to the logits (a `tf.function` of the
   model with the model's jit_compile setting; `torch.inference_mode()` for PyTorch).
-The first (tracing / compiling) step of each is timed and reported apart, then excluded.
+The first (tracing / compiling) step of each is timed and reported apart, then excluded; each
+timed block of batches follows one untimed batch of the same contender.
 Peak resident memory (RSS, MiB) is measured for each contender in a subprocess of its own.
 
 FLOPs per token count matmuls only, 2*m*n*k FLOPs per (m x k) @ (k x n) product, per token:
@@ -24,8 +25,8 @@ the softmax and the other elementwise terms are not counted (under 1% of the tot
 forward = the sum over the layers and the projection; training = 3 * forward (the forward
 product plus two backward products, for the input and for the weight gradient, per matmul).
 The fraction of peak is achieved FLOP/s (words/s * FLOPs per token) over the machine's matmul
-peak, measured in the same run as the best float32 square-matmul GFLOP/s of TensorFlow (and
-PyTorch, when importable) under the same thread settings.
+peak, measured in the same run, before and after every round, as the best float32 1536 x 1536
+matmul GFLOP/s of TensorFlow (and PyTorch, when importable) under the same thread settings.
 """
 
 from __future__ import annotations
@@ -554,21 +555,43 @@ def summarize(samples: Sequence[float]) -> dict[str, object]:
     }
 
 
-def measure_throughput(
+def settled_words_per_second(step: Callable[[], object], calls: int, config: ModelConfig) -> float:
+    """Words/s of `calls` batches after one untimed batch, which lets the previous contender's
+    thread pools go idle and refills this model's caches."""
+    step()
+    return words_per_second(step, calls, config)
+
+
+def run_round(
+    runners: dict[Entry, Runner], config: ModelConfig, steps: int, shift: int
+) -> dict[Entry, dict[str, float]]:
+    """One pass over the entries (starting at `shift`): training then inference words/s each."""
+    samples = {}
+    for entry in rotated(list(runners), shift):
+        runner = runners[entry]
+        samples[entry] = {
+            "train": settled_words_per_second(runner.train_step, steps, config),
+            "infer": settled_words_per_second(runner.infer_step, steps, config),
+        }
+    return samples
+
+
+def measure_rounds(
     runners: dict[Entry, Runner], config: ModelConfig, repeats: int, steps: int
-) -> dict[Entry, dict[str, dict[str, object]]]:
-    """Round-robin over the entries `repeats` times: `steps` train then inference batches each."""
-    samples = {entry: {"train": [], "infer": []} for entry in runners}
-    entries = list(runners)
+) -> tuple[dict[Entry, dict[str, dict[str, object]]], dict[str, float]]:
+    """`repeats` round-robin rounds, the matmul peak measured before and after each: the
+    words/s summaries of every entry and the best matmul GFLOP/s seen."""
+    frameworks = sorted({"tensorflow" if e.contender.is_keras else "torch" for e in runners})
+    peaks = [matmul_peak(frameworks)]
+    rounds = []
     for round_index in range(repeats):
-        for entry in rotated(entries, round_index):
-            runner = runners[entry]
-            samples[entry]["train"].append(words_per_second(runner.train_step, steps, config))
-            samples[entry]["infer"].append(words_per_second(runner.infer_step, steps, config))
-    return {
-        entry: {mode: summarize(series) for mode, series in modes.items()}
-        for entry, modes in samples.items()
+        rounds.append(run_round(runners, config, steps, round_index))
+        peaks.append(matmul_peak(frameworks))
+    throughput = {
+        entry: {mode: summarize([r[entry][mode] for r in rounds]) for mode in ("train", "infer")}
+        for entry in runners
     }
+    return throughput, {key: max(peak[key] for peak in peaks) for key in peaks[0]}
 
 
 def tensorflow_matmul_gflops(size: int, repeats: int) -> float:
@@ -597,11 +620,6 @@ def matmul_peak(frameworks: Iterable[str]) -> dict[str, float]:
     measures = {"tensorflow": tensorflow_matmul_gflops, "torch": torch_matmul_gflops}
     gflops = {name: measures[name](MATMUL_SIZE, MATMUL_REPEATS) for name in frameworks}
     return {**gflops, "peak": max(gflops.values())}
-
-
-def best_of_peaks(first: dict[str, float], second: dict[str, float]) -> dict[str, float]:
-    """Per-key maximum of two peak measurements (before and after the rounds)."""
-    return {key: max(first[key], second[key]) for key in first}
 
 
 # ----------------------------------------------------------------------------- memory
@@ -933,11 +951,10 @@ def benchmark(
     threads: int,
     overlap_memory: bool,
 ) -> dict:
-    """The raw results: memory from subprocess workers, then matmul peak, warm-up and timed
-    rounds in this process. With `overlap_memory` the workers run while this process builds
+    """The raw results: memory from subprocess workers; warm-up, then the timed rounds (with the
+    matmul peak between them) in this process. With `overlap_memory` the workers run while this process builds
     and warms up its models (faster; the first-step times are then taken under load), and
     always finish before anything else is timed."""
-    frameworks = sorted({"tensorflow" if e.contender.is_keras else "torch" for e in entries})
     with ThreadPoolExecutor(max_workers=MEMORY_WORKERS_AT_ONCE) as pool:
         workers = start_memory_workers(pool, entries, config, threads, steps)
         if not overlap_memory:
@@ -946,9 +963,7 @@ def benchmark(
         runners = {entry: build_runner(entry, config) for entry in entries}
         first_steps = {entry: warm_up(runner) for entry, runner in runners.items()}
         memory = {entry: worker.result() for entry, worker in workers.items()}
-    peak_before = matmul_peak(frameworks)
-    throughput = measure_throughput(runners, config, repeats, steps)
-    peak = best_of_peaks(peak_before, matmul_peak(frameworks))
+    throughput, peak = measure_rounds(runners, config, repeats, steps)
     results = [
         entry_result(
             entry,
