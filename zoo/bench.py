@@ -951,10 +951,10 @@ def benchmark(
     threads: int,
     overlap_memory: bool,
 ) -> dict:
-    """The raw results: memory from subprocess workers; warm-up, then the timed rounds (with the
-    matmul peak between them) in this process. With `overlap_memory` the workers run while this process builds
-    and warms up its models (faster; the first-step times are then taken under load), and
-    always finish before anything else is timed."""
+    """The raw results: memory from subprocess workers; warm-up, then the timed rounds (with
+    the matmul peak between them) in this process. With `overlap_memory` the workers run while
+    this process builds and warms up its models (faster; the first-step times are then taken
+    under load); they always finish before the rounds start."""
     with ThreadPoolExecutor(max_workers=MEMORY_WORKERS_AT_ONCE) as pool:
         workers = start_memory_workers(pool, entries, config, threads, steps)
         if not overlap_memory:
