@@ -300,7 +300,7 @@ def missing_reason(contender: Contender) -> str | None:
     except ImportError as error:
         return f"cannot import {module_name}: {error}"
     if not hasattr(module, class_name):
-        return f"{module_name} has no {class_name} yet"
+        return f"{module_name} has no {class_name}"
     return None
 
 
