@@ -25,7 +25,7 @@ the softmax and the other elementwise terms are not counted (under 1% of the tot
 forward = the sum over the layers and the projection; training = 3 * forward (the forward
 product plus two backward products, for the input and for the weight gradient, per matmul).
 The fraction of peak is achieved FLOP/s (words/s * FLOPs per token) over the machine's matmul
-peak, measured in the same run, before and after every round, as the best float32 1536 x 1536
+peak, measured in the same run, before and after every round, as the best float32 1024 x 1024
 matmul GFLOP/s of TensorFlow (and PyTorch, when importable) under the same thread settings.
 """
 
@@ -57,7 +57,7 @@ GATES = {"lstm": 4, "gru": 3}
 SYNTHETIC_BATCHES = 4
 PROFILE_STEPS = 5
 MEMORY_WORKERS_AT_ONCE = 2
-MATMUL_SIZE = 1536
+MATMUL_SIZE = 1024
 MATMUL_REPEATS = 5
 DEFAULT_REPEATS = 5
 DEFAULT_STEPS = 10
@@ -819,9 +819,10 @@ def command_line() -> str:
 
 
 def machine_state() -> dict[str, object]:
-    """Time (UTC) and load average (1, 5, 15 min): the machine is shared, load means noise."""
+    """Time (UTC, and perf_counter seconds) and load average (1, 5, 15 min): load means noise."""
     return {
         "utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "perf_counter_s": time.perf_counter(),
         "load_average_1_5_15": [round(load, 2) for load in os.getloadavg()],
     }
 
@@ -835,6 +836,7 @@ def run_metadata(
         "argv": sys.argv,
         "started": started,
         "finished": machine_state(),
+        "elapsed_s": round(time.perf_counter() - started["perf_counter_s"], 1),
         "versions": versions(),
         "cpu_model": cpu_model(),
         "cpus_available": available_cpus(),
@@ -909,7 +911,8 @@ def report_lines(report: dict) -> list[str]:
         f"{meta['repeats']} rounds x {meta['steps_per_measurement']} batches",
         f"threads: {meta['threads']}  jit_compile (Keras): {meta['jit_compile_mode']}",
         f"load average (1, 5, 15 min) at start {meta['started']['load_average_1_5_15']}, "
-        f"at end {meta['finished']['load_average_1_5_15']} on {meta['cpus_available']} CPUs",
+        f"at end {meta['finished']['load_average_1_5_15']} on {meta['cpus_available']} CPUs; "
+        f"{meta['elapsed_s']} s in all",
         f"matmul peak GFLOP/s: {report['matmul_gflops']}",
         "FLOPs/token (matmuls): "
         + ", ".join(
