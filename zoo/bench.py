@@ -900,6 +900,19 @@ def verdict_rows(verdicts: Sequence[dict]) -> list[str]:
     return rows
 
 
+def load_warning(meta: dict) -> list[str]:
+    """A warning line when other processes kept more than every core busy during the run."""
+    busiest = max(
+        meta["started"]["load_average_1_5_15"][0], meta["finished"]["load_average_1_5_15"][0]
+    )
+    if busiest <= meta["cpus_available"]:
+        return []
+    return [
+        f"WARNING: load average {busiest} > {meta['cpus_available']} CPUs: other processes "
+        "competed for the cores, timings (PyTorch's most) are not reliable; rerun when idle"
+    ]
+
+
 def report_lines(report: dict) -> list[str]:
     """The printed report: settings, the table, memory errors, skipped contenders, targets."""
     meta = report["meta"]
@@ -925,6 +938,7 @@ def report_lines(report: dict) -> list[str]:
         if "error" in result["memory"]:
             lines.append(f"memory worker of {result['label']} failed: {result['memory']['error']}")
     lines.extend(f"skipped {name}: {reason}" for name, reason in report["skipped"].items())
+    lines.extend(load_warning(meta))
     verdicts = verdict_rows(report["targets"]) or ["  none: no zoo contender ran"]
     lines.extend(["", "targets (ratios of medians from this run):", *verdicts])
     return lines
