@@ -901,15 +901,14 @@ def verdict_rows(verdicts: Sequence[dict]) -> list[str]:
 
 
 def load_warning(meta: dict) -> list[str]:
-    """A warning line when other processes kept more than every core busy during the run."""
-    busiest = max(
-        meta["started"]["load_average_1_5_15"][0], meta["finished"]["load_average_1_5_15"][0]
-    )
-    if busiest <= meta["cpus_available"]:
+    """A warning line when, as the run started, other processes kept every core busy (the
+    load at the end includes this run's own threads, so it is not used)."""
+    load = meta["started"]["load_average_1_5_15"][0]
+    if load <= meta["cpus_available"]:
         return []
     return [
-        f"WARNING: load average {busiest} > {meta['cpus_available']} CPUs: other processes "
-        "competed for the cores, timings (PyTorch's most) are not reliable; rerun when idle"
+        f"WARNING: load average {load} > {meta['cpus_available']} CPUs at the start: other "
+        "processes compete for the cores, timings (PyTorch's most) are unreliable; rerun idle"
     ]
 
 
