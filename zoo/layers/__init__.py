@@ -48,20 +48,22 @@ def _spec(name: str) -> tuple[type[RecurrentCell], type[RecurrentLayer], dict]:
     return _CELL_SPECS[name]
 
 
-def get_cell(name: str, units: int, **kwargs) -> RecurrentCell:
-    """Build the cell called ``name`` (a key of ``CELLS``) with ``units`` and ``kwargs``."""
+def get_cell(name: str, units: int, /, **kwargs) -> RecurrentCell:
+    """Build the cell called ``name`` (a key of ``CELLS``) with ``units`` and ``kwargs``
+    (``name`` and ``units`` are positional-only, so ``kwargs`` may name the cell layer)."""
     cell_class, _, fixed = _spec(name)
     return cell_class(units, **{**fixed, **kwargs})
 
 
-def recurrent(name: str, units: int, **layer_kwargs) -> RecurrentLayer:
+def recurrent(name: str, units: int, /, **layer_kwargs) -> RecurrentLayer:
     """The sequence layer of cell ``name`` with ``units``: the engine's fast layer
     (``zoo.layers.LSTM``, ``GRU``, ``TanhRNN``, ...; a ``keras.layers.RNN``).
 
     ``layer_kwargs`` mixes the cell's arguments (activation, dropout, initializers, ...) and
     the layer's (return_sequences, return_state, go_backwards, stateful, unroll, name, dtype,
     ...); the layer's constructor routes each to the cell or to ``keras.layers.RNN``, and an
-    argument that is neither raises a ValueError naming it.
+    argument that is neither raises a ValueError naming it. ``name`` and ``units`` are
+    positional-only, so ``layer_kwargs`` may hold the layer's own ``name``.
     """
     _, layer_class, fixed = _spec(name)
     return layer_class(units, **{**fixed, **layer_kwargs})
