@@ -118,8 +118,9 @@ def units_for_budget(name: str, input_dim: int, budget: int, **cell_kwargs) -> i
     smallest = count(1)
     if budget < smallest:
         raise ValueError(
-            f"Argument `budget`: budget {budget} is too small for cell {name!r}: one unit "
-            f"already has {smallest} parameters (input_dim={input_dim})."
+            f"Received an invalid value for argument `budget`: budget {budget} is too small "
+            f"for cell {name!r}: one unit already has {smallest} parameters "
+            f"(input_dim={input_dim})."
         )
     low, high = 0, 1  # after the doubling: count(low) < budget <= count(high), count(0) = 0
     while count(high) < budget:
