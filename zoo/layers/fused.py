@@ -19,9 +19,27 @@ The functions here return the state sequence; the layer derives the outputs from
 
 from __future__ import annotations
 
+import functools
+
 import tensorflow as tf
 
 from zoo.layers.engine import recurrent_project
+
+# The loops are compiled with XLA: each step then runs as fused native code rather than a dozen
+# separately scheduled TensorFlow ops. Only stacked tensors cross the compiled functions'
+# boundaries (the gradients are written by hand below, so nothing differentiates through them).
+_compiled = functools.partial(tf.function, jit_compile=True, autograph=False)
+
+
+def _detached(*tensors):
+    """The tensors, hidden from any gradient tape: the compiled loops must not be recorded,
+    since a recorded call would export its loop intermediates (TensorLists) out of XLA. Their
+    gradients are the hand-written ones."""
+    return [tf.stop_gradient(t) for t in tensors]
+
+
+def _steps(time_major):
+    return time_major.shape[0] if time_major.shape[0] is not None else tf.shape(time_major)[0]
 
 
 def _time_loop(body, steps, loop_vars):
@@ -96,6 +114,78 @@ def _previous_states(h0, states):
     return tf.concat([h0[None], states[:-1]], axis=0)
 
 
+@_compiled
+def _lstm_forward(projected, h0, c0, kernel, mask, masks):
+    """(H, c_T, C, gates): states and cells after every step, and the gates i, f, g, o."""
+    steps = _steps(projected)
+    inputs = _read_all(projected, steps)
+    mask_at = _mask_reader(mask, steps)
+
+    def body(t, h, c, states, cells, gates):
+        z = inputs.read(t) + recurrent_project(h, kernel, masks, 4)
+        z_i, z_f, z_c, z_o = tf.split(z, 4, axis=1)
+        i, f, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.sigmoid(z_o)
+        g = tf.tanh(z_c)
+        c_new = f * c + i * g
+        h_new = o * tf.tanh(c_new)
+        mask_t = mask_at(t)
+        h_new = _masked(mask_t, h_new, h)
+        c_new = _masked(mask_t, c_new, c)
+        return (
+            t + 1,
+            h_new,
+            c_new,
+            states.write(t, h_new),
+            cells.write(t, c_new),
+            gates.write(t, tf.concat([i, f, g, o], axis=1)),
+        )
+
+    units = h0.shape[1]
+    loop_vars = (tf.constant(0), h0, c0, _empty(h0, steps), _empty(c0, steps))
+    _, _, c_last, states, cells, gates = _time_loop(
+        body, steps, (*loop_vars, _empty(h0, steps, 4 * units))
+    )
+    return states.stack(), c_last, cells.stack(), gates.stack()
+
+
+@_compiled
+def _lstm_backward(d_states, d_c_last, states, cells, gates, h0, c0, kernel, mask, masks):
+    """Gradients with respect to (projected, h0, c0, kernel)."""
+    steps = _steps(states)
+    mask_at = _mask_reader(mask, steps)
+    previous_cells = _read_all(_previous_states(c0, cells), steps)
+    upstream = _read_all(d_states, steps)
+    gate_values = _read_all(gates, steps)
+    final_cells = _read_all(cells, steps)
+
+    def back(t, dh, dc, dz_array):
+        dh_step, dh_pass = _split_masked_grad(mask_at(t), upstream.read(t) + dh)
+        dc_step, dc_pass = _split_masked_grad(mask_at(t), dc)
+        i, f, g, o = tf.split(gate_values.read(t), 4, axis=1)
+        tanh_c = tf.tanh(final_cells.read(t))
+        dc_total = dc_step + dh_step * o * (1.0 - tanh_c * tanh_c)
+        dz = tf.concat(
+            [
+                dc_total * g * i * (1.0 - i),
+                dc_total * previous_cells.read(t) * f * (1.0 - f),
+                dc_total * i * (1.0 - g * g),
+                dh_step * tanh_c * o * (1.0 - o),
+            ],
+            axis=1,
+        )
+        dh_prev = dh_pass + _recurrent_input_grad(dz, kernel, masks, 4)
+        dc_prev = dc_pass + dc_total * f
+        return t - 1, dh_prev, dc_prev, dz_array.write(t, dz)
+
+    units = h0.shape[1]
+    _, dh0, dc0, dz_array = _reverse_loop(
+        back, steps, (steps - 1, tf.zeros_like(h0), d_c_last, _empty(h0, steps, 4 * units))
+    )
+    dz_all = dz_array.stack()
+    d_kernel = _recurrent_kernel_grad(_previous_states(h0, states), dz_all, masks, 4)
+    return dz_all, dh0, dc0, d_kernel
+
+
 def lstm_states(projected, h0, c0, mask, kernel, recurrent_masks):
     """LSTM over time (tanh and sigmoid), with hand-written BPTT.
 
@@ -113,84 +203,122 @@ def lstm_states(projected, h0, c0, mask, kernel, recurrent_masks):
 
     @tf.custom_gradient
     def run(projected, h0, c0, kernel):
-        steps = tf.shape(projected)[0]
-        inputs = _read_all(projected, steps)
-        mask_at = _mask_reader(mask, steps)
-
-        def body(t, h, c, states, cells, gates):
-            z = inputs.read(t) + recurrent_project(h, kernel, masks, 4)
-            z_i, z_f, z_c, z_o = tf.split(z, 4, axis=1)
-            i, f, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.sigmoid(z_o)
-            g = tf.tanh(z_c)
-            c_new = f * c + i * g
-            h_new = o * tf.tanh(c_new)
-            mask_t = mask_at(t)
-            h_new = _masked(mask_t, h_new, h)
-            c_new = _masked(mask_t, c_new, c)
-            return (
-                t + 1,
-                h_new,
-                c_new,
-                states.write(t, h_new),
-                cells.write(t, c_new),
-                gates.write(t, tf.concat([i, f, g, o], axis=1)),
-            )
-
-        _, _, c_last, states, cells, gates = _time_loop(
-            body,
-            steps,
-            (
-                tf.constant(0),
-                h0,
-                c0,
-                _empty(h0, steps),
-                _empty(c0, steps),
-                _empty(h0, steps, 4 * h0.shape[1]),
-            ),
+        states, c_last, cells, gates = _lstm_forward(
+            *_detached(projected, h0, c0, kernel), mask, masks
         )
-        states, cells, gates = states.stack(), cells.stack(), gates.stack()
 
         def grad(d_states, d_c_last):
             d_states = tf.zeros_like(states) if d_states is None else d_states
             d_c_last = tf.zeros_like(c_last) if d_c_last is None else d_c_last
-            previous_cells = _read_all(_previous_states(c0, cells), steps)
-            upstream = _read_all(d_states, steps)
-            gate_values = _read_all(gates, steps)
-            final_cells = _read_all(cells, steps)
-
-            def back(t, dh, dc, dz_array):
-                dh_step, dh_pass = _split_masked_grad(mask_at(t), upstream.read(t) + dh)
-                dc_step, dc_pass = _split_masked_grad(mask_at(t), dc)
-                i, f, g, o = tf.split(gate_values.read(t), 4, axis=1)
-                tanh_c = tf.tanh(final_cells.read(t))
-                dc_total = dc_step + dh_step * o * (1.0 - tanh_c * tanh_c)
-                dz = tf.concat(
-                    [
-                        dc_total * g * i * (1.0 - i),
-                        dc_total * previous_cells.read(t) * f * (1.0 - f),
-                        dc_total * i * (1.0 - g * g),
-                        dh_step * tanh_c * o * (1.0 - o),
-                    ],
-                    axis=1,
-                )
-                dh_prev = dh_pass + _recurrent_input_grad(dz, kernel, masks, 4)
-                dc_prev = dc_pass + dc_total * f
-                return t - 1, dh_prev, dc_prev, dz_array.write(t, dz)
-
-            _, dh0, dc0, dz_array = _reverse_loop(
-                back,
-                steps,
-                (steps - 1, tf.zeros_like(h0), d_c_last, _empty(h0, steps, 4 * h0.shape[1])),
+            return _lstm_backward(
+                *_detached(d_states, d_c_last, states, cells, gates, h0, c0, kernel), mask, masks
             )
-            dz_all = dz_array.stack()
-            d_kernel = _recurrent_kernel_grad(_previous_states(h0, states), dz_all, masks, 4)
-            return dz_all, dh0, dc0, d_kernel
 
         return (states, c_last), grad
 
     # A tensor, not the variable: custom_gradient then hands the kernel's gradient back to the
     # variable's read through ordinary autodiff.
     return run(projected, h0, c0, tf.convert_to_tensor(kernel))
+
+
+def _gru_step(x, h, kernel, bias, masks, reset_after):
+    """One GRU step: (h_new, saved), ``saved`` holding what the backward step needs."""
+    units = h.shape[1]
+    x_z, x_r, x_h = tf.split(x, 3, axis=1)
+    if reset_after:
+        inner = recurrent_project(h, kernel, masks, 3) + bias
+        r_z, r_r, r_h = tf.split(inner, 3, axis=1)
+        z, r = tf.sigmoid(x_z + r_z), tf.sigmoid(x_r + r_r)
+        candidate = tf.tanh(x_h + r * r_h)
+        saved = tf.concat([z, r, candidate, r_h], axis=1)
+    else:
+        gate_masks = None if masks is None else masks[:2]
+        inner = recurrent_project(h, kernel[:, : 2 * units], gate_masks, 2)
+        r_z, r_r = tf.split(inner, 2, axis=1)
+        z, r = tf.sigmoid(x_z + r_z), tf.sigmoid(x_r + r_r)
+        h_candidate = h if masks is None else h * masks[2]
+        candidate = tf.tanh(x_h + tf.matmul(r * h_candidate, kernel[:, 2 * units :]))
+        saved = tf.concat([z, r, candidate], axis=1)
+    return z * h + (1.0 - z) * candidate, saved
+
+
+@_compiled
+def _gru_forward(projected, h0, kernel, bias, mask, masks, reset_after):
+    """(H, saved): the states after every step and what the backward steps need."""
+    steps = _steps(projected)
+    inputs = _read_all(projected, steps)
+    mask_at = _mask_reader(mask, steps)
+    saved_width = (4 if reset_after else 3) * h0.shape[1]
+
+    def body(t, h, states, saved_array):
+        h_new, saved = _gru_step(inputs.read(t), h, kernel, bias, masks, reset_after)
+        h_new = _masked(mask_at(t), h_new, h)
+        return t + 1, h_new, states.write(t, h_new), saved_array.write(t, saved)
+
+    _, _, states, saved_array = _time_loop(
+        body, steps, (tf.constant(0), h0, _empty(h0, steps), _empty(h0, steps, saved_width))
+    )
+    return states.stack(), saved_array.stack()
+
+
+@_compiled
+def _gru_backward(d_states, states, saved_all, h0, kernel, mask, masks, reset_after):
+    """Gradients with respect to (projected, h0, kernel, recurrent bias)."""
+    steps = _steps(states)
+    units = h0.shape[1]
+    mask_at = _mask_reader(mask, steps)
+    previous = _previous_states(h0, states)
+    previous_array = _read_all(previous, steps)
+    upstream = _read_all(d_states, steps)
+    saved_values = _read_all(saved_all, steps)
+    candidate_kernel = kernel[:, 2 * units :]
+    gate_masks = None if masks is None else masks[:2]
+
+    def back(t, dh, dx_array, dinner_array):
+        dh_step, dh_pass = _split_masked_grad(mask_at(t), upstream.read(t) + dh)
+        h = previous_array.read(t)
+        if reset_after:
+            z, r, candidate, r_h = tf.split(saved_values.read(t), 4, axis=1)
+        else:
+            z, r, candidate = tf.split(saved_values.read(t), 3, axis=1)
+        dz = dh_step * (h - candidate) * z * (1.0 - z)
+        d_candidate = dh_step * (1.0 - z) * (1.0 - candidate * candidate)
+        dh_prev = dh_pass + dh_step * z
+        if reset_after:
+            dr = d_candidate * r_h * r * (1.0 - r)
+            d_inner = tf.concat([dz, dr, d_candidate * r], axis=1)
+            dh_prev += _recurrent_input_grad(d_inner, kernel, masks, 3)
+        else:
+            h_candidate = h if masks is None else h * masks[2]
+            d_reset_input = tf.matmul(d_candidate, candidate_kernel, transpose_b=True)
+            dr = d_reset_input * h_candidate * r * (1.0 - r)
+            d_inner = tf.concat([dz, dr], axis=1)
+            from_candidate = d_reset_input * r
+            if masks is not None:
+                from_candidate *= masks[2]
+            dh_prev += from_candidate + _recurrent_input_grad(
+                d_inner, kernel[:, : 2 * units], gate_masks, 2
+            )
+        dx = tf.concat([dz, dr, d_candidate], axis=1)
+        return t - 1, dh_prev, dx_array.write(t, dx), dinner_array.write(t, d_inner)
+
+    inner_width = (3 if reset_after else 2) * units
+    loop_vars = (steps - 1, tf.zeros_like(h0), _empty(h0, steps, 3 * units))
+    _, dh0, dx_array, dinner_array = _reverse_loop(
+        back, steps, (*loop_vars, _empty(h0, steps, inner_width))
+    )
+    dx_all, dinner_all = dx_array.stack(), dinner_array.stack()
+    if reset_after:
+        d_kernel = _recurrent_kernel_grad(previous, dinner_all, masks, 3)
+        d_bias = tf.reduce_sum(dinner_all, axis=(0, 1))
+    else:
+        d_zr = _recurrent_kernel_grad(previous, dinner_all, gate_masks, 2)
+        r = tf.split(saved_all, 3, axis=2)[1]
+        h_candidate = previous if masks is None else previous * masks[2]
+        d_h = _recurrent_kernel_grad(r * h_candidate, dx_all[:, :, 2 * units :], None, 1)
+        d_kernel = tf.concat([d_zr, d_h], axis=1)
+        d_bias = tf.zeros((3 * units,), h0.dtype)
+    return dx_all, dh0, d_kernel, d_bias
 
 
 def gru_states(projected, h0, mask, kernel, recurrent_bias, recurrent_masks, reset_after):
@@ -209,106 +337,20 @@ def gru_states(projected, h0, mask, kernel, recurrent_bias, recurrent_masks, res
         H: the hidden states after every step, (T, B, units).
     """
     masks = None if recurrent_masks is None else list(recurrent_masks)
-    units = h0.shape[1]
-    has_bias = recurrent_bias is not None
-    bias = recurrent_bias if has_bias else tf.zeros((3 * units,), h0.dtype)
-
-    def forward_step(x, h, kernel, bias):
-        """(h_new, saved): ``saved`` holds what the backward step needs."""
-        x_z, x_r, x_h = tf.split(x, 3, axis=1)
-        if reset_after:
-            inner = recurrent_project(h, kernel, masks, 3) + bias
-            r_z, r_r, r_h = tf.split(inner, 3, axis=1)
-            z, r = tf.sigmoid(x_z + r_z), tf.sigmoid(x_r + r_r)
-            candidate = tf.tanh(x_h + r * r_h)
-            saved = tf.concat([z, r, candidate, r_h], axis=1)
-        else:
-            inner = recurrent_project(
-                h, kernel[:, : 2 * units], None if masks is None else masks[:2], 2
-            )
-            r_z, r_r = tf.split(inner, 2, axis=1)
-            z, r = tf.sigmoid(x_z + r_z), tf.sigmoid(x_r + r_r)
-            h_candidate = h if masks is None else h * masks[2]
-            candidate = tf.tanh(x_h + tf.matmul(r * h_candidate, kernel[:, 2 * units :]))
-            saved = tf.concat([z, r, candidate], axis=1)
-        return z * h + (1.0 - z) * candidate, saved
+    if recurrent_bias is None:
+        recurrent_bias = tf.zeros((kernel.shape[1],), h0.dtype)
 
     @tf.custom_gradient
     def run(projected, h0, kernel, bias):
-        steps = tf.shape(projected)[0]
-        inputs = _read_all(projected, steps)
-        mask_at = _mask_reader(mask, steps)
-        saved_width = (4 if reset_after else 3) * units
-
-        def body(t, h, states, saved_array):
-            h_new, saved = forward_step(inputs.read(t), h, kernel, bias)
-            h_new = _masked(mask_at(t), h_new, h)
-            return t + 1, h_new, states.write(t, h_new), saved_array.write(t, saved)
-
-        _, _, states, saved_array = _time_loop(
-            body, steps, (tf.constant(0), h0, _empty(h0, steps), _empty(h0, steps, saved_width))
+        states, saved = _gru_forward(
+            *_detached(projected, h0, kernel, bias), mask, masks, reset_after
         )
-        states, saved_all = states.stack(), saved_array.stack()
 
         def grad(d_states):
-            previous = _previous_states(h0, states)
-            previous_array = _read_all(previous, steps)
-            upstream = _read_all(d_states, steps)
-            saved_values = _read_all(saved_all, steps)
-
-            def back(t, dh, dx_array, dinner_array):
-                dh_step, dh_pass = _split_masked_grad(mask_at(t), upstream.read(t) + dh)
-                h = previous_array.read(t)
-                if reset_after:
-                    z, r, candidate, r_h = tf.split(saved_values.read(t), 4, axis=1)
-                else:
-                    z, r, candidate = tf.split(saved_values.read(t), 3, axis=1)
-                dz = dh_step * (h - candidate) * z * (1.0 - z)
-                d_candidate = dh_step * (1.0 - z) * (1.0 - candidate * candidate)
-                dh_prev = dh_pass + dh_step * z
-                if reset_after:
-                    dr = d_candidate * r_h * r * (1.0 - r)
-                    d_inner = tf.concat([dz, dr, d_candidate * r], axis=1)
-                    dh_prev += _recurrent_input_grad(d_inner, kernel, masks, 3)
-                else:
-                    h_candidate = h if masks is None else h * masks[2]
-                    d_reset_input = tf.matmul(d_candidate, kernel[:, 2 * units :], transpose_b=True)
-                    dr = d_reset_input * h_candidate * r * (1.0 - r)
-                    d_inner = tf.concat([dz, dr], axis=1)
-                    from_candidate = d_reset_input * r
-                    if masks is not None:
-                        from_candidate *= masks[2]
-                    dh_prev += from_candidate + _recurrent_input_grad(
-                        d_inner, kernel[:, : 2 * units], None if masks is None else masks[:2], 2
-                    )
-                dx = tf.concat([dz, dr, d_candidate], axis=1)
-                return t - 1, dh_prev, dx_array.write(t, dx), dinner_array.write(t, d_inner)
-
-            inner_width = (3 if reset_after else 2) * units
-            _, dh0, dx_array, dinner_array = _reverse_loop(
-                back,
-                steps,
-                (
-                    steps - 1,
-                    tf.zeros_like(h0),
-                    _empty(h0, steps, 3 * units),
-                    _empty(h0, steps, inner_width),
-                ),
+            return _gru_backward(
+                *_detached(d_states, states, saved, h0, kernel), mask, masks, reset_after
             )
-            dx_all, dinner_all = dx_array.stack(), dinner_array.stack()
-            if reset_after:
-                d_kernel = _recurrent_kernel_grad(previous, dinner_all, masks, 3)
-            else:
-                d_zr = _recurrent_kernel_grad(
-                    previous, dinner_all, None if masks is None else masks[:2], 2
-                )
-                r = tf.split(saved_all, 3, axis=2)[1]
-                h_candidate = previous if masks is None else previous * masks[2]
-                d_h = _recurrent_kernel_grad(r * h_candidate, dx_all[:, :, 2 * units :], None, 1)
-                d_kernel = tf.concat([d_zr, d_h], axis=1)
-            d_bias = tf.reduce_sum(dinner_all, axis=(0, 1)) if reset_after else tf.zeros_like(bias)
-            return dx_all, dh0, d_kernel, d_bias
 
         return states, grad
 
-    return run(projected, h0, tf.convert_to_tensor(kernel), tf.convert_to_tensor(bias))
+    return run(projected, h0, tf.convert_to_tensor(kernel), tf.convert_to_tensor(recurrent_bias))
