@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import itertools
 import json
 import os
 import platform
@@ -356,7 +357,8 @@ def pin_threads(threads: int, entries: Sequence[Entry]) -> dict[str, dict[str, i
 
 
 def synthetic_batches(config: ModelConfig, seed: int = 0) -> list[tuple[object, object]]:
-    """A fixed stream of (inputs, next-token targets): random int32 ids, BATCH_SIZE x unroll."""
+    """A fixed set of (inputs, targets) batches of random int32 token ids, BATCH_SIZE x unroll
+    each, cycled through by the runners (the words are random: only their count matters)."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -365,18 +367,6 @@ def synthetic_batches(config: ModelConfig, seed: int = 0) -> list[tuple[object, 
         tuple(rng.integers(0, VOCAB_SIZE, shape, dtype=np.int32) for _ in range(2))
         for _ in range(SYNTHETIC_BATCHES)
     ]
-
-
-def cycle(items: Sequence[object]) -> Callable[[], object]:
-    """A function returning the items one after another, forever."""
-    position = [0]
-
-    def next_item() -> object:
-        item = items[position[0] % len(items)]
-        position[0] += 1
-        return item
-
-    return next_item
 
 
 def keras_jit_argument(request: str) -> bool | str:
@@ -423,7 +413,7 @@ def build_keras_runner(entry: Entry, config: ModelConfig) -> Runner:
 
     model = build_keras_model(resolve_impl(entry.contender), config, entry.jit_request)
     tensors = [tuple(tf.constant(array) for array in pair) for pair in synthetic_batches(config)]
-    next_batch = cycle(tensors)
+    next_batch = itertools.cycle(tensors).__next__
     forward = tf.function(
         lambda inputs: model(inputs, training=False), jit_compile=model.jit_compile
     )
@@ -484,7 +474,7 @@ def build_torch_runner(entry: Entry, config: ModelConfig) -> Runner:
     optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
     pairs = synthetic_batches(config)
     tensors = [tuple(torch.from_numpy(array).long() for array in pair) for pair in pairs]
-    next_batch = cycle(tensors)
+    next_batch = itertools.cycle(tensors).__next__
 
     def train_step() -> object:
         inputs, targets = next_batch()
