@@ -256,6 +256,9 @@ class GradientNormLogger(keras.callbacks.Callback):
                     f"{execution}; steps would be lost (use {name} >= {execution})"
                 )
         self._variables = list(self.model.trainable_variables)
+        if not self.model.optimizer.built:
+            # What the first `apply` would do; done now so that the loss scale variable exists.
+            self.model.optimizer.build(self._variables)
         self._index = {id(v): i for i, v in enumerate(self._variables)}
         self._tags = _variable_tags(self._variables)
         self._groups = _layer_groups(self.model, self._variables)
@@ -386,7 +389,9 @@ class GradientFlowLogger(keras.callbacks.Callback):
                 "GradientFlowLogger needs a Sequential or functional model (symbolic inputs) "
                 "to read each recurrent layer's input"
             )
-        self._layer_inputs = keras.Model(inputs, [layer.input for layer in self._layers])
+        self._layer_inputs = keras.Model(
+            inputs[0] if len(inputs) == 1 else inputs, [layer.input for layer in self._layers]
+        )
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every_n_epochs == 0:
