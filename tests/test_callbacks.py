@@ -347,3 +347,21 @@ def test_real_tensorboard_serves_scalars_and_hparams(tensorboard_url):
     assert by_run["gru"]["hparams"]["config.lr"] == 0.01
     (loss,) = by_run["lstm"]["metricValues"]
     np.testing.assert_allclose(loss["value"], history.history["loss"][-1], rtol=1e-6)
+
+
+def test_an_existing_instance_override_is_put_back(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    class_apply = model.optimizer.apply
+    traced = []
+
+    def user_apply(grads, trainable_variables=None):
+        traced.append(len(grads))
+        return class_apply(grads, trainable_variables)
+
+    model.optimizer.apply = user_apply
+    logger = GradientNormLogger(tmp_path, every_n_steps=1)
+    model.fit(np.ones((4, 3)), np.ones((4, 1)), batch_size=2, verbose=0, callbacks=[logger])
+    assert vars(model.optimizer)["apply"] is user_apply
+    assert traced == [2]  # the user's override ran inside the hooked train step
+    assert _steps(_read(tmp_path), "gradient_norm/global") == [0, 1]

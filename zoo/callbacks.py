@@ -94,13 +94,18 @@ def _install_hook(owner: Any, name: str, make_wrapper: Callable[[Callable], Call
             "(use one callback of each kind per fit)"
         )
     wrapper = make_wrapper(original)
-    setattr(wrapper, _HOOK_MARK, True)
+    # What to put back: an instance attribute the owner already had, else nothing.
+    setattr(wrapper, _HOOK_MARK, {"replaced": vars(owner).get(name)})
     setattr(owner, name, wrapper)
 
 
 def _remove_hook(owner: Any, name: str) -> None:
-    if getattr(owner.__dict__.get(name), _HOOK_MARK, False):
-        delattr(owner, name)
+    mark = getattr(vars(owner).get(name), _HOOK_MARK, None)
+    if mark is None:
+        return
+    delattr(owner, name)
+    if mark["replaced"] is not None:
+        setattr(owner, name, mark["replaced"])
 
 
 def _rebuild_train_function(model: keras.Model) -> None:
