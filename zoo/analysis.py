@@ -94,7 +94,7 @@ def gradient_flow(
         {"h": G^h, "c": G^c}, float64 arrays of shape (T,), "c" only for cells with a memory
         cell. G^h[t - 1] = mean over the batch of the Euclidean norm of the total derivative
         dL/dh_t (all paths from h_t to L), for t = 1..T; G^c likewise for c_t. A state with no
-        path to L has norm 0.
+        path to L has norm 0; gradients are float32, so norms below about 1e-38 underflow to 0.
     """
     x = _check_inputs(cell, inputs)
     batch, steps = int(x.shape[0]), int(x.shape[1])

@@ -76,12 +76,13 @@ def _writable_log_dir(log_dir: str | os.PathLike) -> str:
 
 
 def _check_tensorflow_backend(callback: keras.callbacks.Callback) -> None:
+    """Refuse, at the start of `fit`, what the hooks cannot handle."""
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError(
             f"{type(callback).__name__} needs the TensorFlow backend, "
             f"got KERAS_BACKEND={keras.backend.backend()!r}"
         )
-    if tf.distribute.get_strategy().num_replicas_in_sync > 1:
+    if callback.model.distribute_strategy.num_replicas_in_sync > 1:
         raise RuntimeError(f"{type(callback).__name__} supports single-replica training only")
 
 
@@ -166,7 +167,9 @@ class GradientNormLogger(keras.callbacks.Callback):
 
     Cost: the norms are computed inside the train function only on logged steps (a `tf.cond`
     on the step counter); the histograms copy the gradients into variables of the same shapes
-    (one extra copy of the trainable weights in memory) on histogram steps only.
+    (one extra copy of the trainable weights in memory) on histogram steps only. Like any
+    callback with `on_train_batch_end`, it turns off Keras's asynchronous batch-end dispatch.
+    Single-replica TensorFlow training only (refused otherwise at the start of `fit`).
 
     Args:
         log_dir: directory for the event files; created if missing, must be writable.
@@ -400,10 +403,10 @@ class GradientFlowLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every_n_epochs == 0:
-            self.log_flow(epoch)
+            self._log_flow(epoch)
 
-    def log_flow(self, step: int) -> dict[str, dict[str, np.ndarray]]:
-        """Compute and write the curves now, labelled `step`; returns {layer name: result}."""
+    def _log_flow(self, step: int) -> None:
+        """Compute the curves with the current weights and write them, labelled `step`."""
         layer_inputs = self._layer_inputs(self.probe_batch, training=False)
         if len(self._layers) == 1:
             layer_inputs = [layer_inputs]
@@ -426,7 +429,6 @@ class GradientFlowLogger(keras.callbacks.Callback):
                 for state, curve in result.items():
                     for t, value in enumerate(curve, start=1):
                         tf.summary.scalar(f"gradient_flow/{name}/{state}", value, step=t)
-        return results
 
 
 # ---------------------------------------------------------------------------------------------
