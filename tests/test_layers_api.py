@@ -1,0 +1,164 @@
+"""The zoo layers' API: configs, serialization, parameter counts and argument errors."""
+
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+from layer_pairs import KINDS, layer_pair
+
+import zoo.layers
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_config_covers_every_argument_and_matches_keras(kind):
+    arguments = dict(
+        activation="relu",
+        recurrent_activation="hard_sigmoid",
+        use_bias=False,
+        kernel_initializer="he_normal",
+        recurrent_initializer="glorot_normal",
+        bias_initializer="ones",
+        kernel_regularizer="l2",
+        recurrent_regularizer="l1",
+        bias_regularizer=keras.regularizers.L1L2(0.01, 0.02),
+        activity_regularizer="l2",
+        kernel_constraint="max_norm",
+        recurrent_constraint="non_neg",
+        bias_constraint="unit_norm",
+        dropout=0.1,
+        recurrent_dropout=0.2,
+        seed=5,
+        return_sequences=True,
+        return_state=True,
+        go_backwards=True,
+        stateful=True,
+        unroll=True,
+    )
+    if kind == "lstm":
+        arguments["unit_forget_bias"] = False
+    reference, ours = layer_pair(kind, 3, name="layer", **arguments)
+    ours_config = ours.get_config()
+    assert ours_config == reference.get_config()
+    restored = type(ours).from_config(ours_config)
+    assert restored.get_config() == ours_config
+    for name, value in arguments.items():
+        if name not in ("activation", "recurrent_activation") and not name.endswith(
+            ("initializer", "regularizer", "constraint")
+        ):
+            assert getattr(restored, name) == value, name
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_keras_config_loads_into_zoo_layer(kind):
+    """A built-in layer's config is a valid zoo config: a drop-in replacement."""
+    reference, _ = layer_pair(kind, 4, return_sequences=True, dropout=0.2)
+    ours = KINDS[kind][1].from_config(reference.get_config())
+    assert ours.get_config() == reference.get_config()
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "layer"),
+    [
+        ("lstm", {}, lambda u: zoo.layers.LSTM(u)),
+        ("lstm", {"use_bias": False}, lambda u: zoo.layers.LSTM(u, use_bias=False)),
+        ("gru", {}, lambda u: zoo.layers.GRU(u)),
+        ("gru", {"use_bias": False}, lambda u: zoo.layers.GRU(u, use_bias=False)),
+        ("gru_v1", {}, lambda u: zoo.layers.GRU(u, reset_after=False)),
+        ("gru", {"reset_after": False}, lambda u: zoo.layers.GRU(u, reset_after=False)),
+    ],
+)
+@pytest.mark.parametrize(("input_dim", "units"), [(5, 7), (200, 200), (1, 1)])
+def test_count_params_is_exact(name, kwargs, layer, input_dim, units):
+    built = layer(units)
+    built.build((None, 3, input_dim))
+    assert zoo.layers.count_params(name, input_dim, units, **kwargs) == built.count_params()
+
+
+def test_count_params_closed_forms():
+    assert zoo.layers.count_params("lstm", 200, 200) == 4 * (200 * 200 + 200 * 200 + 200)
+    assert zoo.layers.count_params("gru", 200, 200) == 3 * (200 * 200 + 200 * 200 + 2 * 200)
+    assert zoo.layers.count_params("gru_v1", 200, 200) == 3 * (200 * 200 + 200 * 200 + 200)
+
+
+def test_unknown_cell_name_lists_the_valid_ones():
+    with pytest.raises(ValueError, match=r"Unknown cell name 'lstn'.*gru, gru_v1, lstm"):
+        zoo.layers.get_cell("lstn", 4)
+    with pytest.raises(ValueError, match="valid names"):
+        zoo.layers.count_params("nope", 3, 4)
+
+
+def test_get_cell_fixes_the_gru_form():
+    assert zoo.layers.get_cell("gru_v1", 3).reset_after is False
+    assert zoo.layers.get_cell("gru", 3).reset_after is True
+    assert isinstance(zoo.layers.get_cell("lstm", 3, dropout=0.1), zoo.layers.LSTMCell)
+
+
+@pytest.mark.parametrize("layer_class", [zoo.layers.LSTM, zoo.layers.GRU])
+@pytest.mark.parametrize("units", [0, -3, 2.5, True])
+def test_bad_units(layer_class, units):
+    with pytest.raises(ValueError, match="argument `units`"):
+        layer_class(units)
+
+
+@pytest.mark.parametrize("layer_class", [zoo.layers.LSTM, zoo.layers.GRU])
+@pytest.mark.parametrize("argument", ["dropout", "recurrent_dropout"])
+@pytest.mark.parametrize("rate", [-0.1, 1.0, 1.5])
+def test_bad_dropout(layer_class, argument, rate):
+    with pytest.raises(ValueError, match=rf"argument `{argument}`.*\[0, 1\)"):
+        layer_class(4, **{argument: rate})
+
+
+@pytest.mark.parametrize("layer_class", [zoo.layers.LSTM, zoo.layers.GRU])
+@pytest.mark.parametrize("shape", [(3, 5), (2, 3, 4, 5)])
+def test_bad_rank(layer_class, shape):
+    with pytest.raises(ValueError, match=r"rank 3, \(batch, timesteps, features\)"):
+        layer_class(4)(np.zeros(shape, "float32"))
+
+
+@pytest.mark.parametrize("layer_class", [zoo.layers.LSTM, zoo.layers.GRU])
+def test_feature_size_differs_from_build(layer_class):
+    layer = layer_class(4)
+    layer(np.zeros((2, 3, 5), "float32"))
+    with pytest.raises(ValueError, match="built for inputs with 5 features"):
+        layer(np.zeros((2, 3, 6), "float32"))
+
+
+@pytest.mark.parametrize("layer_class", [zoo.layers.LSTM, zoo.layers.GRU])
+def test_integer_input(layer_class):
+    with pytest.raises(ValueError, match="expects float `sequences`, received dtype int32"):
+        layer_class(4)(np.zeros((2, 3, 5), "int32"))
+
+
+def tiny_model():
+    inputs = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(20, 8, mask_zero=True)(inputs)
+    x = keras.layers.Bidirectional(zoo.layers.LSTM(6, return_sequences=True, dropout=0.1))(x)
+    x = zoo.layers.GRU(5, reset_after=False)(x)
+    x = zoo.layers.GRU(5)(keras.ops.expand_dims(x, 1))
+    return keras.Model(inputs, keras.layers.Dense(2)(x))
+
+
+def test_keras_file_round_trip_in_a_fresh_process(tmp_path):
+    model = tiny_model()
+    tokens = np.array([[1, 2, 3, 0], [4, 5, 0, 0]], dtype="int32")
+    expected = model.predict(tokens, verbose=0)
+    path = tmp_path / "tiny.keras"
+    model.save(path)
+    np.save(tmp_path / "tokens.npy", tokens)
+    script = textwrap.dedent(
+        f"""
+        import numpy as np, keras
+        import zoo  # registers the zoo layers; nothing else is needed
+        model = keras.saving.load_model({str(path)!r})  # safe_mode stays on
+        np.save({str(tmp_path / "got.npy")!r},
+                model.predict(np.load({str(tmp_path / "tokens.npy")!r}), verbose=0))
+        print(sorted({{type(l).__module__ for l in model._flatten_layers()}}))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "zoo.layers.lstm" in result.stdout and "zoo.layers.gru" in result.stdout
+    np.testing.assert_allclose(np.load(tmp_path / "got.npy"), expected, atol=1e-6, rtol=0)
