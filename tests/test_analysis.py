@@ -6,6 +6,20 @@ import pytest
 from matplotlib.figure import Figure
 
 from zoo.analysis import gradient_flow, plot_gradient_flow, state_jacobians
+from zoo.layers import get_cell
+
+# Keras's built-in cells and zoo's cells of the same equations (and weight layout).
+KERAS_CELLS = {
+    "lstm": lambda units: keras.layers.LSTMCell(units, unit_forget_bias=True),
+    "gru": lambda units: keras.layers.GRUCell(units, reset_after=True),
+    "gru_v1": lambda units: keras.layers.GRUCell(units, reset_after=False),
+    "rnn": lambda units: keras.layers.SimpleRNNCell(units),
+}
+IMPLS = ["keras", "zoo"]
+
+
+def _cell(impl: str, name: str, units: int):
+    return KERAS_CELLS[name](units) if impl == "keras" else get_cell(name, units)
 
 
 def _sigmoid(a):
@@ -16,10 +30,11 @@ def _random(shape, seed, scale=1.0):
     return (scale * np.random.default_rng(seed).normal(size=shape)).astype("float32")
 
 
-def test_lstm_cell_jacobian_is_the_forget_gate():
+@pytest.mark.parametrize("impl", IMPLS)
+def test_lstm_cell_jacobian_is_the_forget_gate(impl):
     """dc_t/dc_{t-1} = diag(f_t), f_t = sigmoid(x W_f + h U_f + b_f) (Keras gate order i,f,c,o)."""
     units, batch, dim = 6, 4, 5
-    cell = keras.layers.LSTMCell(units)
+    cell = _cell(impl, "lstm", units)
     cell.build((batch, dim))
     bias = _random((4 * units,), seed=3)  # nonzero biases so f_t is not the same for all units
     cell.bias.assign(bias)
@@ -64,10 +79,12 @@ def _gru_jacobian(cell, x, h):
     return (z[:, :, None] * eye + (h - hh)[:, :, None] * dz + (1 - z)[:, :, None] * dhh), z
 
 
-@pytest.mark.parametrize("reset_after", [True, False])
-def test_gru_jacobian_has_the_update_gate_on_its_direct_path(reset_after):
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("name", ["gru", "gru_v1"])  # reset_after True, False
+def test_gru_jacobian_has_the_update_gate_on_its_direct_path(impl, name):
     units, batch, dim = 5, 3, 4
-    cell = keras.layers.GRUCell(units, reset_after=reset_after)
+    cell = _cell(impl, name, units)
+    assert cell.reset_after == (name == "gru")
     cell.build((batch, dim))
     cell.bias.assign(_random(tuple(cell.bias.shape), seed=7))
     x, h = _random((batch, dim), 0), _random((batch, units), 1)
@@ -117,12 +134,13 @@ def test_custom_loss_and_initial_state():
     assert not np.allclose(base["c"], gradient_flow(cell, x)["c"])
 
 
-def test_tanh_rnn_vanishes_far_faster_than_the_lstm():
+@pytest.mark.parametrize("impl", IMPLS)
+def test_tanh_rnn_vanishes_far_faster_than_the_lstm(impl):
     """T=100, N(0, 1) inputs, Keras initialisation (LSTM forget bias 1), fixed seeds."""
     keras.utils.set_random_seed(0)
     x = _random((16, 100, 8), seed=0)
-    rnn = gradient_flow(keras.layers.SimpleRNNCell(32), x)["h"]
-    lstm = gradient_flow(keras.layers.LSTMCell(32, unit_forget_bias=True), x)["h"]
+    rnn = gradient_flow(_cell(impl, "rnn", 32), x)["h"]
+    lstm = gradient_flow(_cell(impl, "lstm", 32), x)["h"]
     rnn_decay = np.log10(rnn[0] / rnn[-1])  # measured: about -14.4
     lstm_decay = np.log10(lstm[0] / lstm[-1])  # measured: about -9.4
     assert rnn_decay < -12
@@ -130,10 +148,8 @@ def test_tanh_rnn_vanishes_far_faster_than_the_lstm():
 
 
 def test_lstm_without_forget_gate_keeps_the_cell_gradient():
-    layers = pytest.importorskip("zoo.layers")
-    if "lstm_nofg" not in getattr(layers, "CELLS", {}):
-        pytest.skip("zoo.layers.CELLS has no 'lstm_nofg' cell yet (lead's cells issue)")
-    cell = layers.get_cell("lstm_nofg", 16)
+    """f_t = 1: dc_t/dc_{t-1} = I, and ||dL/dc_t|| does not shrink going back in time."""
+    cell = get_cell("lstm_nofg", 16)
     x = _random((8, 50, 4), seed=0)
     h, c = _random((8, 16), 1), _random((8, 16), 2)
     np.testing.assert_allclose(

@@ -21,6 +21,7 @@ from zoo.callbacks import (
     TimingLogger,
     log_hparams,
 )
+from zoo.layers import recurrent
 
 VOCAB, STEPS, BATCH = 20, 6, 4
 
@@ -39,13 +40,14 @@ def _steps(events, tag) -> list[int]:
     return [step for step, _ in events[tag]]
 
 
-def _token_model(dropout: float = 0.0) -> keras.Model:
+def _token_model(dropout: float = 0.0, impl: str = "keras") -> keras.Model:
     """Embedding (sparse gradients, repeated ids) -> LSTM -> Dense, on (B, T) integer ids."""
+    lstm = keras.layers.LSTM if impl == "keras" else lambda *a, **kw: recurrent("lstm", *a, **kw)
     return keras.Sequential(
         [
             keras.Input((STEPS,), dtype="int32"),
             keras.layers.Embedding(VOCAB, 4, name="embedding"),
-            keras.layers.LSTM(5, dropout=dropout, name="lstm"),
+            lstm(5, dropout=dropout, name="lstm"),
             keras.layers.Dense(1, name="dense"),
         ]
     )
@@ -59,15 +61,19 @@ def _token_data(batches: int, seed: int = 0):
 
 
 @pytest.mark.parametrize(
-    "make_optimizer",
+    ("impl", "make_optimizer"),
     [
-        lambda: keras.optimizers.SGD(0.5, global_clipnorm=1e-3),
-        lambda: keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(0.1, clipnorm=1e-3)),
+        ("keras", lambda: keras.optimizers.SGD(0.5, global_clipnorm=1e-3)),
+        ("zoo", lambda: keras.optimizers.SGD(0.5, global_clipnorm=1e-3)),
+        (
+            "keras",
+            lambda: keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(0.1, clipnorm=1e-3)),
+        ),
     ],
-    ids=["sgd-global_clipnorm", "loss_scale-adam-clipnorm"],
+    ids=["keras-sgd-global_clipnorm", "zoo-sgd-global_clipnorm", "keras-loss_scale-adam-clipnorm"],
 )
-def test_logged_norms_equal_the_batch_gradients_before_clipping(tmp_path, make_optimizer):
-    model = _token_model()
+def test_logged_norms_equal_the_batch_gradients_before_clipping(tmp_path, impl, make_optimizer):
+    model = _token_model(impl=impl)
     model.compile(make_optimizer(), "mse")
     x, y = _token_data(batches=3)
     weights_before = []
@@ -182,7 +188,7 @@ def test_timing_logger_counts_no_tokens_for_flat_inputs(tmp_path):
 def test_gradient_flow_logger_writes_curves_per_recurrent_layer(tmp_path):
     inputs = keras.Input((5, 3))
     hidden = keras.layers.LSTM(4, return_sequences=True, name="lstm")(inputs)
-    hidden = keras.layers.GRU(3, go_backwards=True, name="gru")(hidden)
+    hidden = recurrent("gru", 3, go_backwards=True, name="gru")(hidden)  # zoo's layer
     model = keras.Model(inputs, keras.layers.Dense(1)(hidden))
     model.compile("sgd", "mse")
     probe = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
