@@ -126,6 +126,8 @@ def test_logging_does_not_change_training_and_is_removed_after(tmp_path):
         lambda path: [
             GradientNormLogger(path, every_n_steps=1, histogram_every_n_steps=1),
             TimingLogger(path),
+            GradientFlowLogger(path, _token_data(batches=1)[0]),
+            HParamsLogger(path, {"cell": "lstm"}),
         ],
     )
     for a, b in zip(plain.get_weights(), logged.get_weights(), strict=True):
