@@ -10,7 +10,8 @@
   TensorBoard HParams dashboard.
 
 All of them are plain `keras.callbacks.Callback`s for `model.fit` on any compiled Keras model
-(Sequential, functional or subclassed). Each writes its own event files into `log_dir`, so one
+(Sequential, functional or subclassed; `GradientFlowLogger` needs symbolic inputs, so
+Sequential or functional). Each writes its own event files into `log_dir`, so one
 `log_dir` per run, shared by the callbacks (and `keras.callbacks.TensorBoard`, which writes to
 `log_dir/train` and `log_dir/validation`), lines everything up as one run in TensorBoard.
 
@@ -24,8 +25,10 @@ trace includes the hook:
   clipping happens later, inside `apply`, so the logged norms are before clipping.
 - `TimingLogger` wraps `model.train_step(data)` to count examples and tokens per batch.
 
-The hooks only read tensors and write the callback's own `tf.Variable`s under a `tf.cond` on the
-step counter: they change no weight, no optimizer state and no random state. `on_train_end`
+The hooks only read tensors and write the callback's own `tf.Variable`s (the gradient copies
+under a `tf.cond` on the step counter, the example counts every step): they change no weight, no
+optimizer state and no random state (`GradientNormLogger` builds a not-yet-built optimizer at
+the start of `fit`, as its first `apply` would). `on_train_end`
 removes them and drops the compiled train function, so the model is left as it was (the next
 `fit` builds a fresh one).
 """
