@@ -187,7 +187,7 @@ def plot_gradient_flow(results: Mapping[str, Mapping[str, np.ndarray]], title: s
         axes.plot(steps, result["h"], color=color, label=f"{name}: ||dL/dh_t||")
         if "c" in result:
             axes.plot(steps, result["c"], color=color, linestyle="--", label=f"{name}: ||dL/dc_t||")
-    axes.set_yscale("log")
+    axes.set_yscale("log", nonpositive="mask")  # norms that underflowed to 0 are left out
     axes.set_xlabel("time step t (loss on the last step T)")
     axes.set_ylabel("mean per-example gradient norm")
     axes.set_title(title or "Gradient flow through time")
