@@ -190,7 +190,9 @@ def test_timing_logger_counts_no_tokens_for_flat_inputs(tmp_path):
 def test_gradient_flow_logger_writes_curves_per_recurrent_layer(tmp_path):
     inputs = keras.Input((5, 3))
     hidden = keras.layers.LSTM(4, return_sequences=True, name="lstm")(inputs)
-    hidden = recurrent("gru", 3, go_backwards=True, name="gru")(hidden)  # zoo's layer
+    hidden = recurrent("gru", 3, go_backwards=True, return_sequences=True, name="gru")(hidden)
+    bidirectional = keras.layers.Bidirectional(recurrent("lstm", 2), name="bi")
+    hidden = bidirectional(hidden)
     model = keras.Model(inputs, keras.layers.Dense(1)(hidden))
     model.compile("sgd", "mse")
     probe = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
@@ -207,7 +209,16 @@ def test_gradient_flow_logger_writes_curves_per_recurrent_layer(tmp_path):
         "flow_epoch_0003",
     ]
     curves = _read(tmp_path / "flow_epoch_0003")
-    assert set(curves) == {"gradient_flow/lstm/h", "gradient_flow/lstm/c", "gradient_flow/gru/h"}
+    assert set(curves) == {
+        f"gradient_flow/{layer}/{state}"
+        for layer, states in [
+            ("lstm", "hc"),
+            ("gru", "h"),
+            ("bi/forward", "hc"),
+            ("bi/backward", "hc"),
+        ]
+        for state in states
+    }
     assert _steps(curves, "gradient_flow/gru/h") == [1, 2, 3, 4, 5]
 
     lstm_out = model.get_layer("lstm")(probe)
@@ -216,6 +227,11 @@ def test_gradient_flow_logger_writes_curves_per_recurrent_layer(tmp_path):
     np.testing.assert_allclose(logged, expected, rtol=1e-5)
     expected = gradient_flow(model.get_layer("lstm").cell, probe)["c"]
     logged = [float(v) for _, v in curves["gradient_flow/lstm/c"]]
+    np.testing.assert_allclose(logged, expected, rtol=1e-5)
+    gru_out = model.get_layer("gru")(lstm_out)
+    backward = tf.reverse(gru_out, axis=[1])
+    expected = gradient_flow(bidirectional.backward_layer.cell, backward)["h"]
+    logged = [float(v) for _, v in curves["gradient_flow/bi/backward/h"]]
     np.testing.assert_allclose(logged, expected, rtol=1e-5)
 
 

@@ -341,9 +341,17 @@ class GradientNormLogger(keras.callbacks.Callback):
 # Gradient flow through time
 
 
-def _recurrent_layers(model: keras.Model) -> list:
-    """Top-level layers that unroll a cell: `keras.layers.RNN` and anything with `.cell`."""
-    return [layer for layer in model.layers if hasattr(getattr(layer, "cell", None), "state_size")]
+def _recurrent_layers(model: keras.Model) -> list[tuple[str, Any, Any]]:
+    """(name, layer with a `.cell`, top-level layer whose input it reads) for each top-level
+    recurrent layer, and for both directions of a `keras.layers.Bidirectional`."""
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Bidirectional):
+            found.append((f"{layer.name}/forward", layer.forward_layer, layer))
+            found.append((f"{layer.name}/backward", layer.backward_layer, layer))
+        elif hasattr(getattr(layer, "cell", None), "state_size"):
+            found.append((layer.name, layer, layer))
+    return found
 
 
 def _figure_png(figure) -> tf.Tensor:
@@ -358,7 +366,8 @@ class GradientFlowLogger(keras.callbacks.Callback):
 
     At the end of every `every_n_epochs`-th epoch (0-based epoch e is logged when
     (e + 1) % every_n_epochs == 0), for each top-level recurrent layer (a layer with a `.cell`,
-    e.g. `keras.layers.LSTM`, `keras.layers.GRU` and zoo's layers): its input sequence for the
+    e.g. `keras.layers.LSTM`, `keras.layers.GRU` and zoo's layers; both directions of a
+    `keras.layers.Bidirectional`, named `<name>/forward` and `<name>/backward`): its input for the
     probe batch (B, T, d) is computed with the current weights, and
     `zoo.analysis.gradient_flow(layer.cell, inputs)` gives G^h_t = mean_b ||dL/dh_t|| (and
     G^c_t) for t = 1..T, with L = sum(h_T) and zero initial state (see `zoo.analysis`; masks and
@@ -400,8 +409,10 @@ class GradientFlowLogger(keras.callbacks.Callback):
                 "GradientFlowLogger needs a Sequential or functional model (symbolic inputs) "
                 "to read each recurrent layer's input"
             )
+        readers = list({id(top): top for _, _, top in self._layers}.values())
+        self._input_index = [readers.index(top) for _, _, top in self._layers]
         self._layer_inputs = keras.Model(
-            inputs[0] if len(inputs) == 1 else inputs, [layer.input for layer in self._layers]
+            inputs[0] if len(inputs) == 1 else inputs, [top.input for top in readers]
         )
 
     def on_epoch_end(self, epoch, logs=None):
@@ -411,13 +422,14 @@ class GradientFlowLogger(keras.callbacks.Callback):
     def _log_flow(self, step: int) -> None:
         """Compute the curves with the current weights and write them, labelled `step`."""
         layer_inputs = self._layer_inputs(self.probe_batch, training=False)
-        if len(self._layers) == 1:
+        if not isinstance(layer_inputs, (list, tuple)):
             layer_inputs = [layer_inputs]
         results = {}
-        for layer, sequence in zip(self._layers, layer_inputs, strict=True):
+        for (name, layer, _), index in zip(self._layers, self._input_index, strict=True):
+            sequence = layer_inputs[index]
             if getattr(layer, "go_backwards", False):
                 sequence = tf.reverse(sequence, axis=[1])
-            results[layer.name] = gradient_flow(layer.cell, sequence)
+            results[name] = gradient_flow(layer.cell, sequence)
 
         figure = plot_gradient_flow(results, title=f"Gradient flow, epoch {step}")
         with tf.summary.create_file_writer(self.log_dir).as_default(step=step):
