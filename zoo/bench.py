@@ -910,7 +910,7 @@ def report_lines(report: dict) -> list[str]:
     lines = [
         f"zoo bench: config {meta['config']} ({config.num_layers} x {config.hidden}, "
         f"{config.unroll} steps, batch {BATCH_SIZE}, vocab {VOCAB_SIZE}), "
-        f"{meta['repeats']} rounds x {meta['steps_per_measurement']} batches",
+        f"{meta['repeats']} rounds x {meta['steps_per_measurement']} timed batch(es)",
         f"threads: {meta['threads']}  jit_compile (Keras): {meta['jit_compile_mode']}",
         f"load average (1, 5, 15 min) at start {meta['started']['load_average_1_5_15']}, "
         f"at end {meta['finished']['load_average_1_5_15']} on {meta['cpus_available']} CPUs; "
