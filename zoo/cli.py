@@ -13,7 +13,9 @@ import importlib
 import sys
 
 # subcommand -> (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "export": ("zoo.export", "Export a trained model as a TensorFlow SavedModel."),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
