@@ -25,12 +25,12 @@ Signatures (B: batch, T: timesteps, V: vocabulary size):
     words become `<unk>`); decoding is greedy (the most probable word at each step). The
     vocabulary is a constant and a lookup table inside the SavedModel.
 
-Portability: the export traces a stateless, cuDNN-free twin of the model whose weights are
-copied from it (built-in recurrent layers rebuilt with `use_cudnn=False`, which Keras's
-GPU-only kernels otherwise bake in; zoo layers traced inside `zoo.layers.engine.generic_loop()`,
-so no XLA-compiled function is saved), then refuses to publish a SavedModel in which
-`portability_problems` finds a `Cudnn*` op or an XLA-must-compile function. The SavedModel is
-written to a temporary folder next to `path` and renamed into place.
+Portability: the export traces a stateless copy of the model with the same weights, in which
+built-in recurrent layers have `use_cudnn=False` (with a GPU visible they would otherwise trace
+Keras's cuDNN-only kernels), inside `zoo.layers.engine.generic_loop()` (zoo layers trace a plain
+`tf.while_loop`, not their XLA-compiled fused loop). It then refuses to publish a SavedModel in
+which `portability_problems` finds a `Cudnn*` op or an XLA-must-compile function. The
+SavedModel is written to a temporary folder next to `path` and renamed into place.
 
 Command line: `zoo export SOURCE --out saved_models/NAME` where SOURCE is a `.keras` file or a
 run directory holding `model.keras`; a language model needs the vocabulary (`--vocab`, default
@@ -196,43 +196,42 @@ def read_vocabulary(path: str | Path) -> list[str]:
 # ----------------------------------------------------------------------------- portable copies
 
 
-def portable_config(config):
-    """A copy of a layer config with every `use_cudnn` set to False, at any depth (a
-    Bidirectional config nests its layers' configs)."""
-    if isinstance(config, dict):
-        return {
-            key: False if key == "use_cudnn" else portable_config(value)
-            for key, value in config.items()
-        }
-    if isinstance(config, list):
-        return [portable_config(value) for value in config]
-    return config
+def without_cudnn(layer):
+    """`layer`, with `use_cudnn = False` on it and on every layer it nests (Bidirectional).
+
+    Keras's built-in LSTM and GRU choose their cuDNN kernel at trace time when a GPU is
+    visible (`use_cudnn="auto"`, not part of their config); False makes them trace their
+    generic loop on any machine. Zoo layers never use cuDNN and have no such attribute.
+    """
+    for nested in layer._flatten_layers(include_self=True, recursive=True):
+        if hasattr(nested, "use_cudnn"):
+            nested.use_cudnn = False
+    return layer
 
 
 def portable_clone(model):
-    """A copy of a Functional or Sequential `model` built from cuDNN-free layer configs, with
-    the same weights."""
+    """A copy of a Functional or Sequential `model` with the same weights whose layers never
+    use cuDNN."""
     import keras
 
-    def clone_layer(layer):
-        return layer.__class__.from_config(portable_config(layer.get_config()))
-
     try:
-        clone = keras.models.clone_model(model, clone_function=clone_layer)
+        clone = keras.models.clone_model(model)
     except ValueError as error:
         raise ValueError(
             f"model {model.name!r}: expected a Functional or Sequential Keras model ({error})"
         ) from error
     clone.set_weights(model.get_weights())
+    for layer in clone.layers:
+        without_cudnn(layer)
     return clone
 
 
 def stateless_twin(layer):
     """The recurrent `layer` rebuilt stateless, cuDNN-free, returning its sequence and final
     states, with the same weights: input (B, T, d) -> [(B, T, units), *states (B, n)]."""
-    config = portable_config(layer.get_config())
+    config = layer.get_config()
     config.update(stateful=False, return_state=True, return_sequences=True)
-    twin = layer.__class__.from_config(config)
+    twin = without_cudnn(layer.__class__.from_config(config))
     twin.build((None, None, layer.cell.kernel.shape[0]))
     twin.cell.set_weights(layer.cell.get_weights())
     return twin
@@ -259,12 +258,25 @@ def sentiment_module(model, vectorizer, from_logits: bool | None):
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def serve(text):
+        text = checked(text, "text")
         scores = module.classifier(vectorizer(text), training=False)
         probability = tf.sigmoid(scores) if logits else scores
         return {"probability": tf.reshape(probability, [-1])}
 
     module.serve = serve
     return module, {"serving_default": serve.get_concrete_function()}
+
+
+def checked(tensor, name: str):
+    """`tensor`, checked at run time against the shape it was traced with.
+
+    A loaded signature checks the dtype of its inputs but not always their shape; without this,
+    a token_ids vector would reach the embedding and fail deep inside (or broadcast). The check
+    fails with TensorFlow's InvalidArgumentError naming the input and both shapes.
+    """
+    import tensorflow as tf
+
+    return tf.ensure_shape(tensor, tensor.shape, name=f"check_{name}")
 
 
 def check_sentiment_output(model) -> None:
@@ -399,6 +411,7 @@ def language_model_module(model, vocabulary: Sequence[str] | None):
 
     @tf.function(autograph=False, input_signature=[ids_spec])
     def serve(token_ids):
+        token_ids = checked(token_ids, "token_ids")
         return result(*forward(token_ids, zero_states(tf.shape(token_ids)[0])))
 
     state_specs = [
@@ -409,6 +422,8 @@ def language_model_module(model, vocabulary: Sequence[str] | None):
 
     @tf.function(autograph=False, input_signature=[ids_spec, *state_specs])
     def step(token_ids, *flat_states):
+        token_ids = checked(token_ids, "token_ids")
+        flat_states = [checked(state, spec.name) for state, spec in zip(flat_states, state_specs)]
         batch = tf.shape(token_ids)[0]
         for state, spec in zip(flat_states, state_specs):
             tf.debugging.assert_equal(
@@ -416,7 +431,7 @@ def language_model_module(model, vocabulary: Sequence[str] | None):
                 batch,
                 message=f"step: {spec.name} must have one row per row of token_ids",
             )
-        return result(*forward(token_ids, nest_states(list(flat_states), [len(n) for n in sizes])))
+        return result(*forward(token_ids, nest_states(flat_states, [len(n) for n in sizes])))
 
     @tf.function(
         autograph=False,
@@ -426,6 +441,7 @@ def language_model_module(model, vocabulary: Sequence[str] | None):
         ],
     )
     def generate(prompt, num_words):
+        prompt, num_words = checked(prompt, "prompt"), checked(num_words, "num_words")
         return greedy_continuation(module, forward, zero_states(1), prompt, num_words)
 
     module.serve, module.step, module.generate = serve, step, generate
