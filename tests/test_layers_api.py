@@ -162,3 +162,35 @@ def test_keras_file_round_trip_in_a_fresh_process(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "zoo.layers.lstm" in result.stdout and "zoo.layers.gru" in result.stdout
     np.testing.assert_allclose(np.load(tmp_path / "got.npy"), expected, atol=1e-6, rtol=0)
+
+
+def test_training_is_the_same_with_and_without_xla():
+    """The fused loops are XLA functions nested in the train step: compiling the whole step
+    with XLA (jit_compile=True) must not change a thing."""
+    rng = np.random.RandomState(0)
+    tokens = rng.randint(1, 50, (8, 12)).astype("int32")
+    tokens[:, 9:] = 0
+    targets = rng.randint(0, 50, (8, 12)).astype("int32")
+    runs = []
+    for jit_compile in (False, True):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential(
+            [
+                keras.Input((12,), dtype="int32"),
+                keras.layers.Embedding(50, 16, mask_zero=True),
+                zoo.layers.LSTM(16, return_sequences=True),
+                zoo.layers.GRU(16, return_sequences=True),
+                keras.layers.Dense(50),
+            ]
+        )
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.5, global_clipnorm=5),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            jit_compile=jit_compile,
+        )
+        losses = [float(model.train_on_batch(tokens, targets)) for _ in range(4)]
+        runs.append((losses, model.get_weights()))
+    np.testing.assert_allclose(runs[1][0], runs[0][0], rtol=1e-5)
+    assert runs[0][0][-1] < runs[0][0][0]
+    for a, b in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_allclose(b, a, atol=1e-5, rtol=0)

@@ -10,7 +10,6 @@ from zoo.layers.engine import (
     BASE_CELL_ARGUMENTS,
     RecurrentCell,
     expose_cell_arguments,
-    project,
     recurrent_project,
 )
 from zoo.layers.rnn import CellLayer
@@ -54,18 +53,6 @@ class CIFGLSTMCell(RecurrentCell):
     def __init__(self, units: int, **kwargs):
         super().__init__(units, **kwargs)
         self.state_size = [self.units, self.units]
-
-    @staticmethod
-    def param_count(input_dim: int, units: int, use_bias: bool = True, **_) -> int:
-        """``3 (d units + units^2 + units)``; without ``3 units`` when ``use_bias=False``."""
-        return 3 * (input_dim * units + units * units + (units if use_bias else 0))
-
-    def build(self, input_shape):
-        self.build_weights(input_shape, (3 * self.units,))
-
-    def project_inputs(self, inputs, dropout_mask=None):
-        """``x W + b``: (batch, [T,] d) -> (batch, [T,] 3 units)."""
-        return project(inputs, self.kernel, self.bias, dropout_mask, self.blocks)
 
     def step(self, projected, states, recurrent_dropout_mask=None):
         """The equations above, from the projected input ``x_t W + b``."""

@@ -160,9 +160,10 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
     masks and ``call``.
 
     Subclasses set ``blocks`` (gate blocks in the kernel: 4 for the LSTM, 3 for the GRU),
-    ``cell_arguments`` (their constructor arguments, for ``get_config``) and ``state_size``;
-    they implement ``build`` (usually with ``build_weights``), ``project_inputs``, ``step`` and
-    the static ``param_count(input_dim, units, **kwargs)``.
+    ``cell_arguments`` (their constructor arguments, for ``get_config``) and ``state_size``,
+    and implement ``step``. The standard weights (kernel, recurrent kernel, one bias per block),
+    their input projection and their ``param_count`` are defined here; cells with other weights
+    override ``build``, ``project_inputs`` and ``param_count``.
 
     Args:
         units: positive integer, dimensionality of the output space.
@@ -269,9 +270,20 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
             recurrent_mask = self.get_recurrent_dropout_mask(state)
         return input_mask, recurrent_mask
 
+    @classmethod
+    def param_count(cls, input_dim: int, units: int, use_bias: bool = True, **_) -> int:
+        """``blocks (d units + units^2 + units)``: kernel, recurrent kernel and one bias per
+        block, without the bias terms when ``use_bias=False``. Cells with other weights
+        override it."""
+        return cls.blocks * (input_dim * units + units * units + (units if use_bias else 0))
+
+    def build(self, input_shape):
+        """The standard weights: kernel, recurrent kernel and a bias of ``blocks units``."""
+        self.build_weights(input_shape, (self.blocks * self.units,))
+
     def project_inputs(self, inputs, dropout_mask=None):
-        """The input projection, (batch, [T,] d) -> (batch, [T,] G); cells define it."""
-        raise NotImplementedError(f"{type(self).__name__} must define project_inputs")
+        """``x W + b``: (batch, [T,] d) -> (batch, [T,] blocks units)."""
+        return project(inputs, self.kernel, self.bias, dropout_mask, self.blocks)
 
     def step(self, projected, states: list, recurrent_dropout_mask=None):
         """One step from the projected input: ``(output, new_states)``; cells define it."""

@@ -10,7 +10,6 @@ from zoo.layers.engine import (
     RecurrentCell,
     RecurrentLayer,
     expose_cell_arguments,
-    project,
     recurrent_project,
     uses_default_activations,
 )
@@ -68,11 +67,6 @@ class LSTMCell(RecurrentCell):
         self.unit_forget_bias = unit_forget_bias
         self.state_size = [self.units, self.units]
 
-    @staticmethod
-    def param_count(input_dim: int, units: int, use_bias: bool = True, **_) -> int:
-        """``4 (d units + units^2 + units)``; without ``4 units`` when ``use_bias=False``."""
-        return 4 * (input_dim * units + units * units + (units if use_bias else 0))
-
     def build(self, input_shape):
         units = self.units
         bias_initializer = None
@@ -88,10 +82,6 @@ class LSTMCell(RecurrentCell):
                 )
 
         self.build_weights(input_shape, (4 * units,), bias_initializer)
-
-    def project_inputs(self, inputs, dropout_mask=None):
-        """``x W + b``: (batch, [T,] d) -> (batch, [T,] 4 units)."""
-        return project(inputs, self.kernel, self.bias, dropout_mask, self.blocks)
 
     def step(self, projected, states, recurrent_dropout_mask=None):
         """The equations above, from the projected input ``x_t W + b``."""

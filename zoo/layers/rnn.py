@@ -21,7 +21,6 @@ from zoo.layers.engine import (
     RecurrentCell,
     RecurrentLayer,
     expose_cell_arguments,
-    project,
     recurrent_project,
 )
 
@@ -131,18 +130,6 @@ class TanhRNNCell(RecurrentCell):
             )
         super().__init__(units, **kwargs)
         self.state_size = self.units
-
-    @staticmethod
-    def param_count(input_dim: int, units: int, use_bias: bool = True, **_) -> int:
-        """``d units + units^2 + units``; without ``units`` when ``use_bias=False``."""
-        return input_dim * units + units * units + (units if use_bias else 0)
-
-    def build(self, input_shape):
-        self.build_weights(input_shape, (self.units,))
-
-    def project_inputs(self, inputs, dropout_mask=None):
-        """``x W + b``: (batch, [T,] d) -> (batch, [T,] units)."""
-        return project(inputs, self.kernel, self.bias, dropout_mask, self.blocks)
 
     def step(self, projected, states, recurrent_dropout_mask=None):
         """The equation above, from the projected input ``x_t W + b``."""
