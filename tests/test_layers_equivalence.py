@@ -245,3 +245,25 @@ def test_initialization_matches_keras(kind):
     ours(x)
     for a, b in zip(reference.get_weights(), ours.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    ("arguments", "mask", "training"),
+    [
+        ({"return_sequences": True, "return_state": True}, False, False),
+        ({"go_backwards": True, "return_state": True}, True, False),
+        (
+            {"return_sequences": True, "dropout": 0.3, "recurrent_dropout": 0.4, "seed": 3},
+            True,
+            True,
+        ),
+    ],
+    ids=["plain", "masked-backwards", "dropout"],
+)
+def test_generic_loop_equals_keras(kind, arguments, mask, training):
+    """The engine's generic loop (what exports trace) is equal to Keras too, not only the
+    fused TensorFlow path that the other tests exercise."""
+    reference, ours = sequence_models(kind, mask=mask, **arguments)
+    with zoo.layers.engine.generic_loop():
+        assert_models_equal(reference, ours, [right_padded()], training=training)

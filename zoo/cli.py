@@ -2,8 +2,9 @@
 
 Each subcommand lives in its own module, which provides two functions:
 `add_arguments(parser: argparse.ArgumentParser) -> None` and `run(args) -> int`.
-Subcommand modules keep their heavy imports (TensorFlow, Keras) inside functions, so that
-building the parser, and `zoo --help`, stays fast.
+Subcommand modules keep their heavy imports inside functions, so that building the parser
+imports no more than `import zoo` itself (which registers the layers with Keras, and so
+imports Keras and TensorFlow).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("zoo.bench", "Benchmark zoo layers against Keras built-ins and PyTorch."),
+    "export": ("zoo.export", "Export a trained model as a TensorFlow SavedModel."),
 }
 
 

@@ -22,7 +22,8 @@ cell's seed generator, reused at every timestep), active only in training; with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 
 import keras
 from keras import activations, constraints, initializers, ops, regularizers
@@ -34,6 +35,28 @@ from keras import activations, constraints, initializers, ops, regularizers
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
 Step = Callable[[object, list], tuple[object, list]]
+
+# Set by `generic_loop()`: when True, RecurrentLayer ignores its cell's fused loop.
+_GENERIC_LOOP_ONLY = False
+
+
+@contextlib.contextmanager
+def generic_loop() -> Iterator[None]:
+    """Within this context, zoo layers trace the engine's generic loop, not the fused one.
+
+    The fused LSTM/GRU loops (``zoo.layers.fused``) are XLA-compiled (``jit_compile=True``)
+    functions with a custom gradient; a graph traced through them needs XLA wherever it runs.
+    Graphs traced inside this context use one plain ``tf.while_loop`` over the cell's ``step``
+    instead: the same numbers, no XLA-must-compile function, so a SavedModel exported this way
+    runs in TF Serving, TFLite converters and TensorFlow builds without XLA. The switch acts at
+    trace time: a ``tf.function`` traced before entering the context keeps its fused loop.
+    """
+    global _GENERIC_LOOP_ONLY
+    previous, _GENERIC_LOOP_ONLY = _GENERIC_LOOP_ONLY, True
+    try:
+        yield
+    finally:
+        _GENERIC_LOOP_ONLY = previous
 
 
 def check_units(units: object) -> int:
@@ -509,7 +532,11 @@ class RecurrentLayer(keras.layers.RNN):
             return cell.step(projected_t, states, recurrent_mask)
 
         fused = None
-        if keras.backend.backend() == "tensorflow" and hasattr(cell, "fused_loop"):
+        if (
+            keras.backend.backend() == "tensorflow"
+            and hasattr(cell, "fused_loop")
+            and not _GENERIC_LOOP_ONLY
+        ):
             fused = cell.fused_loop(recurrent_mask)
         return scan_recurrence(
             step,
