@@ -13,7 +13,12 @@ import importlib
 import sys
 
 # subcommand -> (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "compare": (
+        "zoo.compare",
+        "The GRU vs LSTM study: train cells at one parameter budget and compare.",
+    ),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
