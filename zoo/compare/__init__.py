@@ -83,7 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the study that `args` describes; 0 on success, 2 on bad input."""
+    """Run the study that `args` describes; 0 on success, 2 on bad input, 1 on missing data."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     started, load_start = time.perf_counter(), list(os.getloadavg())
     try:
@@ -91,7 +91,12 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"zoo compare: error: {error}", file=sys.stderr)
         return 2
-    results = run_study(plan)
+    try:
+        data = load_data(plan)
+    except (OSError, ValueError) as error:  # zoo.data: missing files, failed downloads
+        print(f"zoo compare: error: data for --task {args.task}: {error}", file=sys.stderr)
+        return 1
+    results = run_study(plan, data)
     results["run"] = {
         "command": " ".join(["zoo", *sys.argv[1:]]) if sys.argv else "zoo compare",
         "wall_seconds": time.perf_counter() - started,
@@ -199,8 +204,19 @@ def check_writable(out: Path) -> None:
         raise ValueError(f"--out: cannot write to {str(out)!r} ({error})") from error
 
 
-def run_study(plan: dict[str, Any]) -> dict[str, Any]:
-    """Train every (task, cell, seed) of `plan` and return the results (see report.py)."""
+def load_data(plan: dict[str, Any]) -> dict[str, Any]:
+    """Every task's `TaskData`, loaded before any training; a missing dataset raises
+    (FileNotFoundError / OSError / ValueError from `zoo.data`), never a synthetic fallback."""
+    from zoo.compare.tasks import TASKS
+
+    return {
+        name: TASKS[name].load(plan["data_dir"], TASKS[name].batch_size) for name in plan["tasks"]
+    }
+
+
+def run_study(plan: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """Train every (task, cell, seed) of `plan` on `data` (from `load_data`) and return the
+    results (the settings and `zoo.compare.report.summarize_task` per task)."""
     from zoo.compare.report import summarize_task
     from zoo.compare.tasks import TASKS, steps_for_epochs
     from zoo.compare.training import train_run
@@ -208,15 +224,14 @@ def run_study(plan: dict[str, Any]) -> dict[str, Any]:
     summaries = {}
     for name in plan["tasks"]:
         task = TASKS[name]
-        data = task.load(plan["data_dir"], task.batch_size)
         steps = plan["steps"] or task.steps
         if plan["epochs"]:
-            steps = steps_for_epochs(plan["epochs"], data.train_examples, task.batch_size)
+            steps = steps_for_epochs(plan["epochs"], data[name].train_examples, task.batch_size)
         records = {
             cell: [
                 train_run(
                     task,
-                    data,
+                    data[name],
                     cell,
                     plan["units"][name][cell],
                     seed,
