@@ -8,7 +8,7 @@ which differences are within seed noise.
     zoo compare --impl keras --out runs/keras-study
 
 The default study needs no data and no network: the adding problem (T = 100) and the embedded
-Reber grammar, cells lstm, gru and rnn, 3 seeds, 400 updates each, every recurrent layer sized
+Reber grammar, cells lstm, gru and rnn, 3 seeds, 400 and 200 updates, every recurrent layer sized
 to 3,000 parameters. Outputs in `--out`: report.md, results.json, a PNG per task and
 TensorBoard logs (see `zoo.compare.report`). The parts: `tasks` (the tasks as data),
 `training` (one run), `stats` (seed noise), `report` (the files).
@@ -28,7 +28,6 @@ from typing import Any
 DEFAULT_TASKS = ("adding", "reber")
 DEFAULT_CELLS = ("lstm", "gru", "rnn")
 DEFAULT_SEEDS = 3
-DEFAULT_EVAL_EVERY = 25
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,8 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--eval-every",
         type=int,
-        default=DEFAULT_EVAL_EVERY,
-        help="updates between held-out evaluations (default: %(default)s)",
+        help="updates between held-out evaluations (default: the task's, 25 for adding, "
+        "10 for reber)",
     )
     parser.add_argument(
         "--impl",
@@ -100,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
     results["run"] = {
         "command": " ".join(["zoo", *sys.argv[1:]]) if sys.argv else "zoo compare",
         "wall_seconds": time.perf_counter() - started,
+        "cpu_seconds": time.process_time(),
         "load_start": load_start,
         "load_end": list(os.getloadavg()),
         "cpus": os.cpu_count(),
@@ -140,7 +140,7 @@ def make_plan(args: argparse.Namespace) -> dict[str, Any]:
     """Check every input before any training: names, sizes, the output directory.
 
     Returns the plan: tasks, cells, seeds, steps per task (None: from --epochs once the data
-    are loaded), units per task and cell, impl, eval_every, data_dir, out.
+    are loaded), units per task and cell, impl, eval_every (None: the task's), data_dir, out.
     """
     from zoo.compare.tasks import TASKS
     from zoo.compare.training import KERAS_LAYERS
@@ -227,6 +227,7 @@ def run_study(plan: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         steps = plan["steps"] or task.steps
         if plan["epochs"]:
             steps = steps_for_epochs(plan["epochs"], data[name].train_examples, task.batch_size)
+        eval_every = min(plan["eval_every"] or task.eval_every, steps)
         records = {
             cell: [
                 train_run(
@@ -236,7 +237,7 @@ def run_study(plan: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
                     plan["units"][name][cell],
                     seed,
                     steps,
-                    min(plan["eval_every"], steps),
+                    eval_every,
                     plan["impl"],
                     plan["out"] / "tensorboard" / name / cell / f"seed{seed}",
                 )
@@ -244,10 +245,8 @@ def run_study(plan: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
             ]
             for cell in plan["cells"]
         }
-        summaries[name] = summarize_task(task, records, steps)
-    settings = {
-        key: plan[key] for key in ("tasks", "cells", "seeds", "eval_every", "impl", "budgets")
-    }
+        summaries[name] = summarize_task(task, records, steps, eval_every)
+    settings = {key: plan[key] for key in ("tasks", "cells", "seeds", "impl", "budgets")}
     settings["units"] = plan["fixed_units"]
     return {"settings": settings, "tasks": summaries}
 

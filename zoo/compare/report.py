@@ -54,7 +54,9 @@ def _mean_or_none(values: list[float]) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def summarize_task(task: Task, records: dict[str, list[RunRecord]], steps: int) -> dict[str, Any]:
+def summarize_task(
+    task: Task, records: dict[str, list[RunRecord]], steps: int, eval_every: int
+) -> dict[str, Any]:
     """The task's settings, every cell's summary and the pairwise seed-noise verdicts."""
     cells = {cell: summarize_cell(task, runs) for cell, runs in records.items()}
     finals = {cell: [run["final_metric"] for run in c["runs"]] for cell, c in cells.items()}
@@ -64,6 +66,7 @@ def summarize_task(task: Task, records: dict[str, list[RunRecord]], steps: int) 
         "higher_is_better": task.higher_is_better,
         "target": task.target,
         "steps": steps,
+        "eval_every": eval_every,
         "batch_size": task.batch_size,
         "learning_rate": task.learning_rate,
         "input_dim": task.input_dim,
@@ -141,7 +144,8 @@ def render_report(results: dict[str, Any]) -> str:
         "",
         f"Command: `{run['command']}`",
         "",
-        f"Wall time {run['wall_seconds']:.0f} s on {run['cpus']} CPUs; load average "
+        f"Wall time {run['wall_seconds']:.0f} s on {run['cpus']} CPUs (process CPU time "
+        f"{run['cpu_seconds']:.0f} s); load average "
         f"(1, 5, 15 min) {_load(run['load_start'])} at the start, {_load(run['load_end'])} at "
         f"the end. TensorFlow {run['versions']['tensorflow']}, Keras {run['versions']['keras']}.",
         "",
@@ -150,8 +154,8 @@ def render_report(results: dict[str, Any]) -> str:
         "",
         "Each model is Input -> recurrent layer -> Dense, trained with Adam (global gradient norm "
         "clipped to 1). Seeds change the initialization and the batch order; the data are "
-        "fixed per task. The metric is measured on a fixed held-out batch every "
-        f"{settings['eval_every']} updates. Final metric: mean +- sample std over seeds. "
+        "fixed per task. The metric is measured on a fixed held-out batch every few "
+        "updates. Final metric: mean +- sample std over seeds. "
         "Updates and seconds to target: mean over the seeds that reached it (k/n when not all "
         "did). Seconds count training only: held-out evaluations are excluded, and the first "
         "update (tracing and compiling, column `setup s`) counts as one median update. "
@@ -163,8 +167,8 @@ def render_report(results: dict[str, Any]) -> str:
             f"## {name}",
             "",
             f"{task['description']}. {task['steps']} updates of {task['batch_size']} examples, "
-            f"learning rate {task['learning_rate']:g}; target {task['metric']} "
-            f"{task['target']:g}.",
+            f"learning rate {task['learning_rate']:g}; held-out {task['metric']} every "
+            f"{task['eval_every']} updates; target {task['metric']} {task['target']:g}.",
             "",
             *task_table(name, task),
             "",

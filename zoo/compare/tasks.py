@@ -27,8 +27,9 @@ import numpy as np
 ADDING_LENGTH = 100  # time steps of the adding problem
 REBER_MAX_LENGTH = 40  # symbols per embedded Reber string (right-padded)
 TRAIN_EXAMPLES = 20_000  # synthetic training set size
-HELDOUT_EXAMPLES = 1_000  # synthetic held-out batch size
-TEXT_HELDOUT_BATCHES = 16  # real tasks: validation batches in the held-out batch
+HELDOUT_EXAMPLES = 1_024  # synthetic held-out batch size
+TEXT_HELDOUT_BATCHES = 16  # imdb, sst2: validation batches in the held-out batch
+PTB_HELDOUT_BATCHES = 4  # ptb: validation batches (of 32 windows of 35 tokens)
 DATA_SEED = 0  # synthetic training data; held-out data use DATA_SEED + 1
 
 
@@ -67,6 +68,7 @@ class Task:
         higher_is_better: direction of the metric.
         target: the metric value a run must reach ("updates to reach target").
         steps: default number of updates.
+        eval_every: default updates between held-out evaluations.
         batch_size: examples per update.
         budget: default parameter budget of the recurrent layer.
         learning_rate: Adam's learning rate.
@@ -86,6 +88,7 @@ class Task:
     higher_is_better: bool
     target: float
     steps: int
+    eval_every: int
     batch_size: int
     budget: int
     learning_rate: float
@@ -185,7 +188,7 @@ def load_ptb(data_dir: Path | None, batch_size: int) -> TaskData:
     inputs, targets = ptb.batches(corpus.train, batch_size, PTB_STEPS)
     inputs, targets = inputs.reshape(-1, PTB_STEPS), targets.reshape(-1, PTB_STEPS)
     valid_x, valid_y = ptb.batches(corpus.valid, batch_size, PTB_STEPS)
-    rows = TEXT_HELDOUT_BATCHES * batch_size
+    rows = PTB_HELDOUT_BATCHES * batch_size
     heldout = (valid_x.reshape(-1, PTB_STEPS)[:rows], valid_y.reshape(-1, PTB_STEPS)[:rows])
     return TaskData(_array_stream(inputs, targets, batch_size), heldout, (PTB_STEPS,), len(inputs))
 
@@ -209,6 +212,7 @@ TASKS: dict[str, Task] = {
             higher_is_better=False,
             target=0.05,
             steps=400,
+            eval_every=25,
             batch_size=128,
             budget=3_000,
             learning_rate=1e-2,
@@ -228,7 +232,8 @@ TASKS: dict[str, Task] = {
             metric="accuracy",
             higher_is_better=True,
             target=0.9,
-            steps=400,
+            steps=200,
+            eval_every=10,
             batch_size=128,
             budget=3_000,
             learning_rate=1e-2,
@@ -238,7 +243,7 @@ TASKS: dict[str, Task] = {
             name="ptb",
             description=(
                 "Penn Treebank word language model, windows of 35 tokens from a zero state "
-                "(perplexity on 16 validation batches)"
+                "(perplexity on 4 validation batches of 32 windows)"
             ),
             load=load_ptb,
             kind="tokens",
@@ -250,6 +255,7 @@ TASKS: dict[str, Task] = {
             higher_is_better=False,
             target=400.0,
             steps=1_000,
+            eval_every=50,
             batch_size=32,
             budget=50_000,
             learning_rate=3e-3,
@@ -271,6 +277,7 @@ TASKS: dict[str, Task] = {
             higher_is_better=True,
             target=0.8,
             steps=1_000,
+            eval_every=50,
             batch_size=32,
             budget=20_000,
             learning_rate=3e-3,
@@ -292,6 +299,7 @@ TASKS: dict[str, Task] = {
             higher_is_better=True,
             target=0.75,
             steps=1_000,
+            eval_every=50,
             batch_size=32,
             budget=20_000,
             learning_rate=3e-3,

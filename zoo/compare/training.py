@@ -32,7 +32,7 @@ KERAS_LAYERS: dict[str, tuple[str, dict]] = {
     "rnn": ("SimpleRNN", {}),
 }
 IMPLS = ("zoo", "keras")
-EVAL_CHUNK = 256  # rows of the held-out batch per forward pass
+EVAL_CHUNK = 128  # rows of the held-out batch per forward pass
 
 
 @dataclass
@@ -121,12 +121,13 @@ def _loss(task: Task) -> Any:
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
-def heldout_metric(task: Task, model: Any, heldout: tuple[np.ndarray, np.ndarray]) -> float:
-    """The task's metric of `model` on the held-out batch (evaluated in chunks)."""
+def heldout_metric(task: Task, forward: Any, heldout: tuple[np.ndarray, np.ndarray]) -> float:
+    """The task's metric on the held-out batch, `forward(inputs)` giving the model's outputs
+    (called on chunks of `EVAL_CHUNK` rows)."""
     inputs, targets = heldout
     total, count = 0.0, 0
     for start in range(0, len(inputs), EVAL_CHUNK):
-        outputs = np.asarray(model(inputs[start : start + EVAL_CHUNK], training=False))
+        outputs = np.asarray(forward(inputs[start : start + EVAL_CHUNK]))
         expected = targets[start : start + EVAL_CHUNK]
         if task.metric == "mse":
             total += float(np.sum((outputs[:, 0] - expected[:, 0]) ** 2))
@@ -166,6 +167,7 @@ def make_recorder(
         def on_train_begin(self, logs=None):
             self.writer = tf.summary.create_file_writer(str(log_dir / "heldout"))
             self.bar = ProgressBar(label, steps)
+            self.forward = tf.function(lambda inputs: self.model(inputs, training=False))
             self.last = time.perf_counter()
 
         def on_train_batch_end(self, batch, logs=None):
@@ -177,7 +179,7 @@ def make_recorder(
             self.last = time.perf_counter()
 
         def _evaluate(self, done: int) -> None:
-            value = heldout_metric(task, self.model, heldout)
+            value = heldout_metric(task, self.forward, heldout)
             durations = record.update_seconds
             steady = float(np.median(durations[1:])) if len(durations) > 1 else durations[0]
             record.updates.append(done)
