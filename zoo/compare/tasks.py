@@ -27,7 +27,7 @@ import numpy as np
 ADDING_LENGTH = 100  # time steps of the adding problem
 REBER_MAX_LENGTH = 40  # symbols per embedded Reber string (right-padded)
 TRAIN_EXAMPLES = 20_000  # synthetic training set size
-HELDOUT_EXAMPLES = 1_024  # synthetic held-out batch size
+HELDOUT_EXAMPLES = 512  # synthetic held-out batch size
 TEXT_HELDOUT_BATCHES = 16  # imdb, sst2: validation batches in the held-out batch
 PTB_HELDOUT_BATCHES = 4  # ptb: validation batches (of 32 windows of 35 tokens)
 DATA_SEED = 0  # synthetic training data; held-out data use DATA_SEED + 1
@@ -211,9 +211,9 @@ TASKS: dict[str, Task] = {
             metric="mse",
             higher_is_better=False,
             target=0.05,
-            steps=400,
+            steps=300,
             eval_every=25,
-            batch_size=128,
+            batch_size=64,
             budget=3_000,
             learning_rate=1e-2,
         ),
