@@ -8,7 +8,7 @@ which differences are within seed noise.
     zoo compare --impl keras --out runs/keras-study
 
 The default study needs no data and no network: the adding problem (T = 100) and the embedded
-Reber grammar, cells lstm, gru and rnn, 3 seeds, 400 and 200 updates, every recurrent layer sized
+Reber grammar, cells lstm, gru and rnn, 3 seeds, 300 and 200 updates, every recurrent layer sized
 to 3,000 parameters. Outputs in `--out`: report.md, results.json, a PNG per task and
 TensorBoard logs (see `zoo.compare.report`). The parts: `tasks` (the tasks as data),
 `training` (one run), `stats` (seed noise), `report` (the files).

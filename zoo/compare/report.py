@@ -128,10 +128,12 @@ def comparison_lines(task: dict[str, Any]) -> list[str]:
     """One bullet per pair of cells: the difference of final metrics and the verdict."""
     lines = []
     for pair in task["comparisons"]:
-        p_value = "" if pair["p_value"] is None else f", p = {pair['p_value']:.3f}"
+        test = "" if pair["test"] == "none" else f" ({pair['test']}"
+        if test:
+            test += "" if pair["p_value"] is None else f", p = {pair['p_value']:.3f}"
+            test += ")"
         lines.append(
-            f"- {pair['a']} - {pair['b']}: {pair['difference']:+.4g} "
-            f"({pair['test']}{p_value}): **{pair['verdict']}**"
+            f"- {pair['a']} - {pair['b']}: {pair['difference']:+.4g}{test}: **{pair['verdict']}**"
         )
     return lines
 
@@ -144,8 +146,9 @@ def render_report(results: dict[str, Any]) -> str:
         "",
         f"Command: `{run['command']}`",
         "",
-        f"Wall time {run['wall_seconds']:.0f} s on {run['cpus']} CPUs (process CPU time "
-        f"{run['cpu_seconds']:.0f} s); load average "
+        f"Wall time {run['wall_seconds']:.0f} s (the study, after Python and TensorFlow "
+        f"start-up) on {run['cpus']} CPUs; process CPU time {run['cpu_seconds']:.0f} s (start-up "
+        "included); load average "
         f"(1, 5, 15 min) {_load(run['load_start'])} at the start, {_load(run['load_end'])} at "
         f"the end. TensorFlow {run['versions']['tensorflow']}, Keras {run['versions']['keras']}.",
         "",
