@@ -32,7 +32,7 @@ KERAS_LAYERS: dict[str, tuple[str, dict]] = {
     "rnn": ("SimpleRNN", {}),
 }
 IMPLS = ("zoo", "keras")
-EVAL_CHUNK = 128  # rows of the held-out batch per forward pass
+EVAL_CHUNK = 512  # rows of the held-out batch per forward pass
 
 
 @dataclass
