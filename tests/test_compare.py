@@ -138,3 +138,19 @@ def test_sst2_reduced_study(tmp_path: Path, data_dir: Path) -> None:
     assert main(["compare", *argv, "--data-dir", str(data_dir), "--out", str(out)]) == 0
     cell = json.loads((out / "results.json").read_text())["tasks"]["sst2"]["cells"]["gru"]
     assert 0.0 <= cell["final_metric"]["mean"] <= 1.0
+    labels = TASKS["sst2"].load(data_dir, 32).heldout[1]
+    assert len(labels) == 512 and 0.3 < labels.mean() < 0.7  # both classes held out
+
+
+def test_units_override_the_budget_and_epochs_count_updates(tmp_path: Path) -> None:
+    from zoo.cli import build_parser
+    from zoo.compare import make_plan
+    from zoo.compare.tasks import steps_for_epochs
+
+    args = build_parser().parse_args(["compare", "--units", "8", "--out", str(tmp_path)])
+    plan = make_plan(args)
+    assert plan["units"] == {task: {"lstm": 8, "gru": 8, "rnn": 8} for task in plan["tasks"]}
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["compare", "--units", "8", "--budget", "900"])
+    assert steps_for_epochs(2, 20_000, 64) == 2 * 312
+    assert steps_for_epochs(1, 10, 64) == 1

@@ -28,7 +28,7 @@ ADDING_LENGTH = 100  # time steps of the adding problem
 REBER_MAX_LENGTH = 40  # symbols per embedded Reber string (right-padded)
 TRAIN_EXAMPLES = 20_000  # synthetic training set size
 HELDOUT_EXAMPLES = 512  # synthetic held-out batch size
-TEXT_HELDOUT_BATCHES = 16  # imdb, sst2: validation batches in the held-out batch
+TEXT_HELDOUT_ROWS = 512  # imdb, sst2: validation examples in the held-out batch
 PTB_HELDOUT_BATCHES = 4  # ptb: validation batches (of 32 windows of 35 tokens)
 DATA_SEED = 0  # synthetic training data; held-out data use DATA_SEED + 1
 
@@ -140,10 +140,13 @@ def _dataset_dir(data_dir: Path | None, folder: str) -> Path | None:
     return data_dir
 
 
-def _heldout_from(batches: Any, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """The first `count` batches of a dataset concatenated into one NumPy batch."""
-    pairs = [(x.numpy(), y.numpy()) for x, y in batches.take(count)]
-    return np.concatenate([x for x, _ in pairs]), np.concatenate([y for _, y in pairs])
+def _heldout_from(batches: Any, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """`rows` examples of a batched dataset, drawn without replacement with `DATA_SEED`
+    (validation splits are stored in label order, so the first batches hold one class)."""
+    pairs = [(x.numpy(), y.numpy()) for x, y in batches]
+    inputs, labels = np.concatenate([x for x, _ in pairs]), np.concatenate([y for _, y in pairs])
+    chosen = np.random.default_rng(DATA_SEED).permutation(len(inputs))[:rows]
+    return inputs[chosen], labels[chosen]
 
 
 def _text_task(module_name: str, folder: str, max_len: int, vocab_size: int):
@@ -159,7 +162,7 @@ def _text_task(module_name: str, folder: str, max_len: int, vocab_size: int):
             max_len=max_len,
             batch_size=batch_size,
         )
-        heldout = _heldout_from(data.validation, TEXT_HELDOUT_BATCHES)
+        heldout = _heldout_from(data.validation, TEXT_HELDOUT_ROWS)
         examples = int(data.train.cardinality()) * batch_size
 
         def batches(seed: int):
@@ -265,7 +268,7 @@ TASKS: dict[str, Task] = {
             name="imdb",
             description=(
                 "IMDB review sentiment, first 200 tokens, vocabulary 10,000 "
-                "(accuracy on 16 validation batches)"
+                "(accuracy on 512 validation examples)"
             ),
             load=_text_task("imdb", "imdb", max_len=200, vocab_size=10_000),
             kind="tokens",
@@ -287,7 +290,7 @@ TASKS: dict[str, Task] = {
             name="sst2",
             description=(
                 "SST-2 sentence sentiment, first 64 tokens, vocabulary 10,000 "
-                "(accuracy on 16 validation batches)"
+                "(accuracy on 512 validation examples)"
             ),
             load=_text_task("sst2", "sst", max_len=64, vocab_size=10_000),
             kind="tokens",
