@@ -15,6 +15,10 @@ import sys
 
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "compare": (
+        "zoo.compare",
+        "The GRU vs LSTM study: train cells at one parameter budget and compare.",
+    ),
     "bench": ("zoo.bench", "Benchmark zoo layers against Keras built-ins and PyTorch."),
     "export": ("zoo.export", "Export a trained model as a TensorFlow SavedModel."),
 }

@@ -1,0 +1,156 @@
+"""Tests of `zoo compare`: a reduced study end to end, the bad inputs, the seed statistics."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zoo.cli import main
+from zoo.compare import stats
+from zoo.compare.tasks import TASKS
+from zoo.compare.training import RunRecord, build_model, heldout_metric, recurrent_layer
+
+
+def _numbers(cell: dict) -> list[float]:
+    return [
+        cell["final_metric"]["mean"],
+        cell["seconds_per_update"],
+        cell["setup_seconds"],
+        *cell["runs"][0]["metric"],
+        *cell["runs"][0]["seconds"],
+    ]
+
+
+def test_reduced_default_study_writes_the_report(tmp_path: Path, capsys) -> None:
+    """CI's reduced default study: default tasks and cells, one seed, a few updates."""
+    out = tmp_path / "study"
+    code = main(["compare", "--seeds", "1", "--steps", "4", "--eval-every", "2", "--out", str(out)])
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    assert list(results["tasks"]) == ["adding", "reber"]
+    for task in results["tasks"].values():
+        assert list(task["cells"]) == ["lstm", "gru", "rnn"]
+        for cell in task["cells"].values():
+            assert cell["recurrent_params"] == pytest.approx(3000, rel=0.05)
+            assert cell["runs"][0]["updates"] == [2, 4]
+            assert all(math.isfinite(value) and value >= 0 for value in _numbers(cell))
+        assert {pair["verdict"] for pair in task["comparisons"]} == {"cannot tell (one seed)"}
+    report = (out / "report.md").read_text()
+    for text in ("## adding", "## reber", "| lstm | 26 |", "| gru |", "| rnn |", "wall time"):
+        assert text.lower() in report.lower()
+    for name in ("adding.png", "reber.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    logs = out / "tensorboard" / "reber" / "gru" / "seed0"
+    assert list(logs.glob("events.out.tfevents.*")) and list((logs / "heldout").iterdir())
+    printed = capsys.readouterr().out
+    assert "| lstm | 26 | 3,016 / 3,043 |" in printed and "report.md" in printed
+
+
+def _error(capsys, *argv: str) -> tuple[int, str]:
+    code = main(["compare", *argv])
+    return code, capsys.readouterr().err
+
+
+def test_unknown_task_and_cell_list_the_valid_names(tmp_path: Path, capsys) -> None:
+    code, err = _error(capsys, "--task", "adding,copy", "--out", str(tmp_path))
+    assert code == 2 and "--task" in err and "'copy'" in err and "reber, ptb, imdb, sst2" in err
+    code, err = _error(capsys, "--cells", "lstm,lsmt", "--out", str(tmp_path))
+    assert code == 2 and "--cells" in err and "'lsmt'" in err and "peephole_lstm" in err
+
+
+def test_budget_too_small_names_the_cell(tmp_path: Path, capsys) -> None:
+    code, err = _error(capsys, "--budget", "30", "--out", str(tmp_path))
+    assert code == 2 and "--budget" in err and "too small" in err and "'lstm'" in err
+
+
+def test_unwritable_out_fails_before_training(tmp_path: Path, capsys) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, err = _error(capsys, "--out", str(blocker / "report"))
+    assert code == 2 and "--out" in err and "cannot write" in err
+
+
+def test_keras_impl_refuses_cells_without_a_builtin(tmp_path: Path, capsys) -> None:
+    code, err = _error(capsys, "--impl", "keras", "--cells", "lstm,mgu", "--out", str(tmp_path))
+    assert code == 2 and "mgu" in err and "lstm, gru, gru_v1, rnn" in err
+
+
+@pytest.mark.parametrize("argv", [["--seeds", "0"], ["--steps", "-1"], ["--units", "0"]])
+def test_nonpositive_numbers_are_refused(tmp_path: Path, capsys, argv: list[str]) -> None:
+    code, err = _error(capsys, *argv, "--out", str(tmp_path))
+    assert code == 2 and argv[0] in err
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "gru_v1", "rnn"])
+def test_keras_and_zoo_models_have_the_same_size(cell: str) -> None:
+    task = TASKS["reber"]
+    sizes = [build_model(task, cell, 9, impl, (40, 7)).count_params() for impl in ("zoo", "keras")]
+    assert sizes[0] == sizes[1]
+    assert type(recurrent_layer(cell, 9, "keras")).__module__.startswith("keras")
+
+
+def test_summary_reads_the_target_in_the_metric_direction() -> None:
+    record = RunRecord("adding", "lstm", 0, 4, 100, 90)
+    record.updates, record.metric = [10, 20, 30], [0.2, 0.04, 0.03]
+    record.seconds, record.update_seconds = [1.0, 2.0, 3.0], [5.0] + [0.1] * 29
+    summary = record.summary(TASKS["adding"])  # mse <= 0.05
+    assert summary["updates_to_target"] == 20 and summary["seconds_to_target"] == 2.0
+    assert summary["setup_seconds"] == 5.0 and summary["seconds_per_update"] == 0.1
+    reber = RunRecord("reber", "lstm", 0, 4, 100, 90, [10, 20], [0.5, 0.8], [1.0, 2.0], [0.1])
+    assert reber.summary(TASKS["reber"])["updates_to_target"] is None  # accuracy >= 0.9
+
+
+def test_perplexity_of_uniform_logits_is_the_vocabulary_size() -> None:
+    def uniform(inputs: np.ndarray) -> np.ndarray:
+        return np.zeros((*inputs.shape, 50), dtype=np.float32)
+
+    ids = np.arange(600 * 3).reshape(600, 3) % 50
+    assert heldout_metric(TASKS["ptb"], uniform, (ids, ids)) == pytest.approx(50.0)
+
+
+def test_seed_noise_verdicts() -> None:
+    assert stats.compare_pair([0.10, 0.11, 0.12], [0.50, 0.51, 0.49])["verdict"] == "differs"
+    assert stats.compare_pair([0.1, 0.3, 0.2], [0.25, 0.1, 0.3])["verdict"] == "within seed noise"
+    assert stats.compare_pair([0.1], [0.3])["verdict"] == "cannot tell (one seed)"
+    assert stats.compare_pair([0.1, 0.1], [0.2, 0.2])["verdict"] == "differs"
+    assert stats.compare_pair([0.1, 0.1], [0.1, 0.1])["verdict"] == "within seed noise"
+    pairs = stats.pairwise({"lstm": [1.0, 2.0], "gru": [1.5, 2.5], "rnn": [9.0, 9.1]})
+    assert [(p["a"], p["b"]) for p in pairs] == [("lstm", "gru"), ("lstm", "rnn"), ("gru", "rnn")]
+
+
+def test_seed_noise_rule_without_scipy(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "scipy.stats", None)  # import raises ImportError
+    close = stats.compare_pair([0.1, 0.3, 0.2], [0.25, 0.1, 0.3])
+    far = stats.compare_pair([0.10, 0.11, 0.12], [0.50, 0.51, 0.49])
+    assert close["test"] == far["test"] == "2 standard errors"
+    assert (close["verdict"], far["verdict"]) == ("within seed noise", "differs")
+
+
+def test_sst2_reduced_study(tmp_path: Path, data_dir: Path) -> None:
+    """A real task: two updates of each cell on SST-2 from the data directory."""
+    out = tmp_path / "sst2"
+    argv = ["--task", "sst2", "--cells", "gru", "--seeds", "1", "--steps", "2"]
+    assert main(["compare", *argv, "--data-dir", str(data_dir), "--out", str(out)]) == 0
+    cell = json.loads((out / "results.json").read_text())["tasks"]["sst2"]["cells"]["gru"]
+    assert 0.0 <= cell["final_metric"]["mean"] <= 1.0
+    labels = TASKS["sst2"].load(data_dir, 32).heldout[1]
+    assert len(labels) == 512 and 0.3 < labels.mean() < 0.7  # both classes held out
+
+
+def test_units_override_the_budget_and_epochs_count_updates(tmp_path: Path) -> None:
+    from zoo.cli import build_parser
+    from zoo.compare import make_plan
+    from zoo.compare.tasks import steps_for_epochs
+
+    args = build_parser().parse_args(["compare", "--units", "8", "--out", str(tmp_path)])
+    plan = make_plan(args)
+    assert plan["units"] == {task: {"lstm": 8, "gru": 8, "rnn": 8} for task in plan["tasks"]}
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["compare", "--units", "8", "--budget", "900"])
+    assert steps_for_epochs(2, 20_000, 64) == 2 * 312
+    assert steps_for_epochs(1, 10, 64) == 1

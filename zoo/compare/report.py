@@ -1,0 +1,270 @@
+"""The study's outputs: the summary per (task, cell), `results.json`, `report.md`, the plots.
+
+Everything the report prints is in `results.json` (the report is rendered from that dict).
+Files are written to a temporary name in the output directory, then renamed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo.compare import stats
+from zoo.compare.tasks import Task
+from zoo.compare.training import RunRecord
+
+PLOT_DPI = 80
+PLOT_SIZE = (10.0, 3.6)  # inches
+
+
+def summarize_cell(task: Task, records: list[RunRecord]) -> dict[str, Any]:
+    """One cell on one task over its seeds: sizes, final metric, target, timing, the runs."""
+    summaries = [record.summary(task) for record in records]
+    reached = [s for s in summaries if s["updates_to_target"] is not None]
+    first = records[0]
+    return {
+        "units": first.units,
+        "recurrent_params": first.recurrent_params,
+        "params": first.params,
+        "final_metric": stats.spread([s["final_metric"] for s in summaries]),
+        "reached": len(reached),
+        "seeds": len(records),
+        "updates_to_target": _mean_or_none([s["updates_to_target"] for s in reached]),
+        "seconds_to_target": _mean_or_none([s["seconds_to_target"] for s in reached]),
+        "seconds_per_update": float(np.median([s["seconds_per_update"] for s in summaries])),
+        "setup_seconds": float(np.mean([s["setup_seconds"] for s in summaries])),
+        "runs": [
+            {
+                "seed": record.seed,
+                **summary,
+                "updates": record.updates,
+                "metric": record.metric,
+                "seconds": record.seconds,
+            }
+            for record, summary in zip(records, summaries)
+        ],
+    }
+
+
+def _mean_or_none(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def summarize_task(
+    task: Task, records: dict[str, list[RunRecord]], steps: int, eval_every: int
+) -> dict[str, Any]:
+    """The task's settings, every cell's summary and the pairwise seed-noise verdicts."""
+    cells = {cell: summarize_cell(task, runs) for cell, runs in records.items()}
+    finals = {cell: [run["final_metric"] for run in c["runs"]] for cell, c in cells.items()}
+    return {
+        "description": task.description,
+        "metric": task.metric,
+        "higher_is_better": task.higher_is_better,
+        "target": task.target,
+        "steps": steps,
+        "eval_every": eval_every,
+        "batch_size": task.batch_size,
+        "learning_rate": task.learning_rate,
+        "input_dim": task.input_dim,
+        "cells": cells,
+        "comparisons": stats.pairwise(finals),
+    }
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file in the same directory."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+def write_json(path: Path, results: dict[str, Any]) -> None:
+    write_atomic(path, (json.dumps(results, indent=1) + "\n").encode())
+
+
+def _metric(value: float, metric: str) -> str:
+    return f"{value:.1f}" if metric == "perplexity" else f"{value:.3f}"
+
+
+def _target_cell(cell: dict[str, Any], key: str, fmt: str) -> str:
+    """ "mean (k/n)" over the seeds that reached the target, or "not reached"."""
+    if cell["reached"] == 0:
+        return "not reached"
+    value = format(cell[key], fmt)
+    return (
+        value
+        if cell["reached"] == cell["seeds"]
+        else f"{value} ({cell['reached']}/{cell['seeds']})"
+    )
+
+
+def task_table(name: str, task: dict[str, Any]) -> list[str]:
+    """The Markdown table of one task: a row per cell."""
+    arrow = "higher is better" if task["higher_is_better"] else "lower is better"
+    lines = [
+        f"| cell | units | params (recurrent / model) | final {task['metric']} ({arrow}) "
+        f"| updates to {task['metric']} {task['target']:g} | seconds to target "
+        f"| ms per update | setup s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for cell, c in task["cells"].items():
+        final = c["final_metric"]
+        lines.append(
+            f"| {cell} | {c['units']} | {c['recurrent_params']:,} / {c['params']:,} "
+            f"| {_metric(final['mean'], task['metric'])} +- "
+            f"{_metric(final['std'], task['metric'])} "
+            f"| {_target_cell(c, 'updates_to_target', '.0f')} "
+            f"| {_target_cell(c, 'seconds_to_target', '.1f')} "
+            f"| {1000 * c['seconds_per_update']:.1f} | {c['setup_seconds']:.1f} |"
+        )
+    return lines
+
+
+def comparison_lines(task: dict[str, Any]) -> list[str]:
+    """One bullet per pair of cells: the difference of final metrics and the verdict."""
+    lines = []
+    for pair in task["comparisons"]:
+        test = "" if pair["test"] == "none" else f" ({pair['test']}"
+        if test:
+            test += "" if pair["p_value"] is None else f", p = {pair['p_value']:.3f}"
+            test += ")"
+        lines.append(
+            f"- {pair['a']} - {pair['b']}: {pair['difference']:+.4g}{test}: **{pair['verdict']}**"
+        )
+    return lines
+
+
+def render_report(results: dict[str, Any]) -> str:
+    """report.md from the results dict."""
+    settings, run = results["settings"], results["run"]
+    lines = [
+        "# zoo compare: GRU vs LSTM at one parameter budget",
+        "",
+        f"Command: `{run['command']}`",
+        "",
+        f"Wall time {run['wall_seconds']:.0f} s (the study, after Python and TensorFlow "
+        f"start-up) on {run['cpus']} CPUs; process CPU time {run['cpu_seconds']:.0f} s (start-up "
+        "included); load average "
+        f"(1, 5, 15 min) {_load(run['load_start'])} at the start, {_load(run['load_end'])} at "
+        f"the end. TensorFlow {run['versions']['tensorflow']}, Keras {run['versions']['keras']}.",
+        "",
+        f"Cells: {', '.join(settings['cells'])} ({settings['impl']} layers); seeds "
+        f"{', '.join(map(str, settings['seeds']))}; {_size(settings)}.",
+        "",
+        "Each model is Input -> recurrent layer -> Dense, trained with Adam (global gradient norm "
+        "clipped to 1). Seeds change the initialization and the batch order; the data are "
+        "fixed per task. The metric is measured on a fixed held-out batch every few "
+        "updates. Final metric: mean +- sample std over seeds. "
+        "Updates and seconds to target: mean over the seeds that reached it (k/n when not all "
+        "did). Seconds count training only: held-out evaluations are excluded, and the first "
+        "update (tracing and compiling, column `setup s`) counts as one median update. "
+        "ms per update: median over updates (data pipeline and callbacks included).",
+        "",
+    ]
+    for name, task in results["tasks"].items():
+        lines += [
+            f"## {name}",
+            "",
+            f"{task['description']}. {task['steps']} updates of {task['batch_size']} examples, "
+            f"learning rate {task['learning_rate']:g}; held-out {task['metric']} every "
+            f"{task['eval_every']} updates; target {task['metric']} {task['target']:g}.",
+            "",
+            *task_table(name, task),
+            "",
+            f"Differences of final {task['metric']} between cells, and whether they are "
+            f"beyond seed noise ({_noise_rule()}):",
+            "",
+            *comparison_lines(task),
+            "",
+            f"![{name}]({name}.png)",
+            "",
+        ]
+    lines += [
+        "## Files",
+        "",
+        "- `results.json`: every number above, and every run's curve (updates, seconds, metric).",
+        "- `<task>.png`: the held-out metric against updates and against training seconds, "
+        "mean over seeds with a band from the lowest to the highest seed.",
+        "- `tensorboard/<task>/<cell>/seed<k>/`: TensorBoard logs of each run "
+        "(`zoo.callbacks.TimingLogger`, `GradientNormLogger`, the held-out metric under "
+        "`heldout/`, hyperparameters and final metric for the HParams dashboard): "
+        "`tensorboard --logdir tensorboard`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _noise_rule() -> str:
+    return (
+        f"Welch's t-test on the per-seed final metrics, p < {stats.ALPHA}, or "
+        f"{stats.NOISE_FACTOR:g} standard errors without SciPy; with 3 seeds the test has low "
+        "power, so 'within seed noise' means the seeds could not separate the cells, not that "
+        "they are equal"
+    )
+
+
+def _load(load: list[float]) -> str:
+    return ", ".join(f"{value:.2f}" for value in load)
+
+
+def _size(settings: dict[str, Any]) -> str:
+    if settings["units"] is not None:
+        return f"{settings['units']} units for every cell"
+    budgets = ", ".join(f"{task} {budget:,}" for task, budget in settings["budgets"].items())
+    return (
+        "one parameter budget per task for the recurrent layer (the units of each cell are "
+        f"those whose count is closest to it): {budgets}"
+    )
+
+
+def plot_task(path: Path, name: str, task: dict[str, Any]) -> None:
+    """metric vs updates and vs training seconds, a curve per cell with its seed band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (by_updates, by_seconds) = plt.subplots(1, 2, figsize=PLOT_SIZE, dpi=PLOT_DPI)
+    for cell, c in task["cells"].items():
+        updates = np.asarray(c["runs"][0]["updates"])
+        metric = np.asarray([run["metric"] for run in c["runs"]])
+        seconds = np.mean([run["seconds"] for run in c["runs"]], axis=0)
+        for axis, x in ((by_updates, updates), (by_seconds, seconds)):
+            (line,) = axis.plot(x, metric.mean(axis=0), label=f"{cell} ({c['units']} units)")
+            axis.fill_between(
+                x, metric.min(axis=0), metric.max(axis=0), alpha=0.2, color=line.get_color()
+            )
+    for axis, label in ((by_updates, "updates"), (by_seconds, "training seconds")):
+        axis.axhline(task["target"], color="grey", linestyle="--", linewidth=1)
+        axis.set_xlabel(label)
+        axis.set_ylabel(f"held-out {task['metric']}")
+        if task["metric"] in ("mse", "perplexity"):
+            axis.set_yscale("log")
+        axis.grid(alpha=0.3)
+    by_updates.legend(fontsize="small")
+    figure.suptitle(f"{name}: mean over seeds, band = min to max; dashed: target")
+    figure.tight_layout()
+    temporary = path.with_name(f".{path.name}.tmp.png")
+    figure.savefig(temporary, dpi=PLOT_DPI)
+    plt.close(figure)
+    os.replace(temporary, path)
+
+
+def write_report(out: Path, results: dict[str, Any]) -> None:
+    """results.json, report.md and one PNG per task in `out`."""
+    for name, task in results["tasks"].items():
+        plot_task(out / f"{name}.png", name, task)
+    write_json(out / "results.json", results)
+    write_atomic(out / "report.md", render_report(results).encode())
+
+
+def print_summary(results: dict[str, Any]) -> None:
+    """The tables and verdicts on stdout."""
+    for name, task in results["tasks"].items():
+        print(f"\n{name}: {task['description']}")
+        print("\n".join(task_table(name, task)))
+        print("\n".join(comparison_lines(task)))
