@@ -1,0 +1,203 @@
+"""Where datasets live, and how missing files are fetched: checksummed, atomic downloads.
+
+One rule decides a dataset's directory (`resolve_data_dir`): the `data_dir` argument, which is
+the dataset's own folder (the one holding its files); else `$ZOO_DATA_DIR/<name>`; else the
+user cache `$XDG_CACHE_HOME/zoo/<name>` (default `~/.cache/zoo/<name>`).
+
+Every download is written to a temporary name in the destination folder, its length checked
+against Content-Length and its checksum against the known value, and only then renamed to its
+final name, so an interrupted or corrupted transfer leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import shutil
+import tarfile
+import tempfile
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterable
+from pathlib import Path, PurePosixPath
+
+CHUNK_BYTES = 1 << 20
+
+
+class DataNotFoundError(FileNotFoundError):
+    """A dataset is neither on disk nor obtainable; the message says where it looked."""
+
+
+class ChecksumError(ValueError):
+    """A file's digest differs from the expected one; the message names the file and both."""
+
+
+class DownloadError(OSError):
+    """A transfer failed or ended early; nothing was left at the destination."""
+
+
+def cache_root() -> Path:
+    """The user cache for datasets: `$XDG_CACHE_HOME/zoo`, else `~/.cache/zoo`."""
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "zoo"
+
+
+def resolve_data_dir(name: str, data_dir: str | os.PathLike | None = None) -> Path:
+    """The folder that holds dataset `name`'s files.
+
+    Args:
+        name: dataset folder name, e.g. "ptb", "imdb", "sst".
+        data_dir: the dataset's own folder; when None, `$ZOO_DATA_DIR/<name>` if that variable
+            is set, else `cache_root() / name`.
+    """
+    if data_dir is not None:
+        return Path(data_dir).expanduser()
+    root = os.environ.get("ZOO_DATA_DIR")
+    if root:
+        return Path(root).expanduser() / name
+    return cache_root() / name
+
+
+def file_digest(path: str | os.PathLike, algorithm: str) -> str:
+    """Hex digest of a file's bytes with `algorithm` ("md5", "sha256", ...)."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_checksum(path: str | os.PathLike, algorithm: str, expected: str, name: str = "") -> None:
+    """Raise `ChecksumError` naming the file and both digests unless they agree.
+
+    Args:
+        path: file to check.
+        algorithm: "md5" or "sha256".
+        expected: expected hex digest.
+        name: how to name the file in the message (default: `path`).
+    """
+    actual = file_digest(path, algorithm)
+    if actual != expected.lower():
+        raise ChecksumError(
+            f"{name or path}: {algorithm} checksum mismatch: expected {expected.lower()}, "
+            f"got {actual}"
+        )
+
+
+def download_file(
+    url: str,
+    destination: str | os.PathLike,
+    algorithm: str,
+    expected: str,
+    timeout_s: float = 60.0,
+) -> Path:
+    """Download `url` to `destination`, verified and atomic.
+
+    The bytes go to a temporary file beside `destination`; the transfer must deliver exactly
+    Content-Length bytes (when the server sends one) and match the `algorithm` digest
+    `expected`. Only then is the file renamed to `destination`. On any failure the temporary
+    file is removed and nothing exists at `destination`.
+
+    Raises:
+        DownloadError: the connection failed, or the server closed before the announced length.
+        ChecksumError: the downloaded bytes have another digest (names the URL and both digests).
+    """
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(
+        dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
+    )
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            received, announced = _copy_response(url, stream, timeout_s)
+        if announced is not None and received != announced:
+            raise DownloadError(
+                f"download of {url} ended early: got {received} of {announced} bytes"
+            )
+        verify_checksum(temp_name, algorithm, expected, name=f"{destination.name} (from {url})")
+        os.replace(temp_name, destination)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    return destination
+
+
+def _copy_response(url: str, stream, timeout_s: float) -> tuple[int, int | None]:
+    """Copy the body at `url` into `stream`; return (bytes received, Content-Length or None)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            length = response.headers.get("Content-Length")
+            announced = int(length) if length is not None else None
+            received = 0
+            for chunk in iter(lambda: response.read(CHUNK_BYTES), b""):
+                stream.write(chunk)
+                received += len(chunk)
+    except http.client.IncompleteRead as error:
+        raise DownloadError(f"download of {url} ended early: {error!r}") from error
+    except (OSError, http.client.HTTPException) as error:  # URLError, HTTPError, timeouts
+        raise DownloadError(f"download of {url} failed: {error}") from error
+    return received, announced
+
+
+def extract_members(
+    archive: str | os.PathLike,
+    destination_dir: str | os.PathLike,
+    top_level: str,
+    keep: Callable[[PurePosixPath], bool],
+) -> Path:
+    """Extract the archive's folder `top_level` (files for which `keep(path)` holds), atomically.
+
+    Files are written under a temporary folder in `destination_dir`, which is renamed to
+    `destination_dir / top_level` once complete. Supports .zip and tar (any compression).
+    Member names that are absolute or contain ".." are refused.
+
+    Returns:
+        `destination_dir / top_level`.
+    """
+    destination_dir = Path(destination_dir)
+    final = destination_dir / top_level
+    staging = Path(tempfile.mkdtemp(dir=destination_dir, prefix=f".{top_level}.", suffix=".part"))
+    try:
+        count = 0
+        for member_name, read in _archive_files(Path(archive)):
+            path = PurePosixPath(member_name)
+            if path.is_absolute() or ".." in path.parts:
+                raise ValueError(f"{archive}: refusing unsafe member name {member_name!r}")
+            if not path.parts or path.parts[0] != top_level or not keep(path):
+                continue
+            target = staging.joinpath(*path.parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(read())
+            count += 1
+        if count == 0:
+            raise ValueError(f"{archive}: no files under {top_level}/ in the archive")
+        os.replace(staging / top_level, final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
+def _archive_files(archive: Path) -> Iterable[tuple[str, Callable[[], bytes]]]:
+    """(member name, reader of its bytes) for each regular file of a zip or tar archive."""
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zipped:
+            for info in zipped.infolist():
+                if not info.is_dir():
+                    yield info.filename, lambda info=info: zipped.read(info)
+        return
+    with tarfile.open(archive, "r:*") as tar:
+        for member in tar:
+            if member.isfile():
+                yield member.name, lambda member=member: tar.extractfile(member).read()
+
+
+def missing_data_message(dataset: str, looked_in: Iterable[str], how_to_supply: str) -> str:
+    """The one error text for absent data: where it looked and how to supply the files."""
+    places = "\n".join(f"  - {place}" for place in looked_in)
+    return (
+        f"{dataset} data not found and could not be downloaded.\nLooked in:\n{places}\n"
+        f"{how_to_supply}\nPass data_dir=<the dataset's folder>, or set ZOO_DATA_DIR to a folder "
+        f"holding it."
+    )

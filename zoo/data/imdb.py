@@ -1,0 +1,195 @@
+"""IMDB movie reviews (Maas et al. 2011): 25,000 train / 25,000 test, 12,500 per label.
+
+`data_dir` is the IMDB folder itself (default `$ZOO_DATA_DIR/imdb`, else the user cache). The
+first of these that exists is used:
+
+1. `<data_dir>/{train,test}.jsonl.gz`: gzip JSON Lines, one review a line with fields
+   "text" and "label" (0 negative, 1 positive), as in the shared offline copy;
+2. `<data_dir>/aclImdb/{train,test}/{neg,pos}/<id>_<rating>.txt`: the raw Stanford layout;
+3. TFDS `imdb_reviews`, when tensorflow-datasets is installed and has (or may download) it;
+4. the Stanford archive aclImdb_v1.tar.gz, downloaded (md5-checked) and extracted to layout 2.
+
+Reviews come in the order neg then pos, each by numeric id (layouts 1 and 2).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from zoo.data.download import (
+    DataNotFoundError,
+    DownloadError,
+    download_file,
+    extract_members,
+    missing_data_message,
+    resolve_data_dir,
+)
+from zoo.data.text import (
+    TextDatasets,
+    fit_vectorizer,
+    load_tfds_texts,
+    split_off_validation,
+    vectorized_dataset,
+)
+
+SPLITS = ("train", "test")
+LABELS = {"neg": 0, "pos": 1}
+ACLIMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+ACLIMDB_MD5 = "7c2ac02c03563afcf9b574c7e56c153a"
+
+
+def load_texts(
+    split: str,
+    data_dir: str | os.PathLike | None = None,
+    download: bool = True,
+    url: str = ACLIMDB_URL,
+) -> tuple[list[str], np.ndarray]:
+    """The raw reviews of `split` ("train" or "test") and their labels.
+
+    Args:
+        split: "train" or "test".
+        data_dir: the IMDB folder (see the module docstring for the layouts it may hold).
+        download: allow TFDS or the Stanford archive at `url` to fetch missing data.
+        url: where aclImdb_v1.tar.gz is served.
+
+    Returns:
+        (texts, labels): raw review strings (with their `<br />` tags) and an int32 array of
+        0 (negative) / 1 (positive), same length.
+
+    Raises:
+        DataNotFoundError: no layout present and nothing could be fetched.
+        ValueError: a malformed JSONL line (names the file and line number).
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split: expected one of {SPLITS}, got {split!r}")
+    directory = resolve_data_dir("imdb", data_dir)
+    jsonl = directory / f"{split}.jsonl.gz"
+    if jsonl.is_file():
+        return read_jsonl(jsonl)
+    if (directory / "aclImdb").is_dir():
+        return read_aclimdb(directory / "aclImdb", split)
+    failures = []
+    try:
+        from_tfds = load_tfds_texts("imdb_reviews", split, "text", download)
+    except Exception as error:  # TFDS reports missing or unreachable data with various types
+        failures.append(f"TFDS imdb_reviews: {error}")
+    else:
+        if from_tfds is not None:
+            return from_tfds
+        failures.append("TFDS: tensorflow-datasets is not installed")
+    if download:
+        try:
+            return read_aclimdb(download_aclimdb(directory, url), split)
+        except (DownloadError, PermissionError) as error:
+            failures.append(f"download of {url}: {error}")
+    how = (
+        f"Supply {split}.jsonl.gz (fields text, label) or the extracted aclImdb/ folder of "
+        f"{ACLIMDB_URL} in that folder"
+        + ("" if download else ", or call with download=True")
+        + ".\n"
+        + "\n".join(failures)
+    )
+    raise DataNotFoundError(missing_data_message("IMDB", [str(jsonl), str(directory)], how))
+
+
+def read_jsonl(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
+    """(texts, int32 labels) from a gzip JSON Lines file with fields "text" and "label" (0/1)."""
+    texts, labels = [], []
+    with gzip.open(path, "rt", encoding="utf-8") as stream:
+        for line_number, line in enumerate(stream, start=1):
+            try:
+                record = json.loads(line)
+                text, label = record["text"], record["label"]
+            except (json.JSONDecodeError, KeyError, TypeError) as error:
+                raise ValueError(
+                    f"{path}, line {line_number}: expected a JSON object with fields "
+                    f'"text" and "label" ({error})'
+                ) from None
+            if not isinstance(text, str) or label not in (0, 1):
+                raise ValueError(
+                    f"{path}, line {line_number}: expected a string text and a label of 0 or 1, "
+                    f"got label {label!r}"
+                )
+            texts.append(text)
+            labels.append(label)
+    return texts, np.asarray(labels, dtype=np.int32)
+
+
+def read_aclimdb(root: str | os.PathLike, split: str) -> tuple[list[str], np.ndarray]:
+    """(texts, int32 labels) from the raw layout `root/<split>/{neg,pos}/<id>_<rating>.txt`."""
+    texts, labels = [], []
+    for folder, label in LABELS.items():
+        directory = Path(root) / split / folder
+        if not directory.is_dir():
+            raise DataNotFoundError(f"{directory}: missing (expected the aclImdb/ layout)")
+        for path in sorted(directory.glob("*.txt"), key=_review_id):
+            texts.append(path.read_text(encoding="utf-8"))
+            labels.append(label)
+    return texts, np.asarray(labels, dtype=np.int32)
+
+
+def _review_id(path: Path) -> int:
+    """The numeric id of a review file named `<id>_<rating>.txt`."""
+    try:
+        return int(path.name.split("_")[0])
+    except ValueError:
+        raise ValueError(f"{path}: expected a file name <id>_<rating>.txt") from None
+
+
+def download_aclimdb(directory: Path, url: str = ACLIMDB_URL) -> Path:
+    """Download the Stanford archive and extract its labelled reviews to `directory/aclImdb`.
+
+    Only `aclImdb/{train,test}/{neg,pos}/*.txt` are extracted; the archive is deleted after.
+    """
+    archive = download_file(url, directory / "aclImdb_v1.tar.gz", "md5", ACLIMDB_MD5)
+    root = extract_members(archive, directory, "aclImdb", _is_labelled_review)
+    archive.unlink()
+    return root
+
+
+def _is_labelled_review(path: PurePosixPath) -> bool:
+    """Whether an archive member is `aclImdb/<split>/<neg|pos>/*.txt`."""
+    parts = path.parts
+    return len(parts) == 4 and parts[1] in SPLITS and parts[2] in LABELS and path.suffix == ".txt"
+
+
+def datasets(
+    data_dir: str | os.PathLike | None = None,
+    vocab_size: int = 20000,
+    max_len: int = 400,
+    batch_size: int = 32,
+    validation_fraction: float = 0.1,
+    seed: int = 1337,
+    download: bool = True,
+) -> TextDatasets:
+    """Vectorized IMDB: train / validation (carved from train with `seed`) / test.
+
+    The `TextVectorization` (see `zoo.data.text`) is fitted on the training part only, without
+    the validation reviews. With the defaults: 22,500 / 2,500 / 25,000 reviews, batches of
+    (32, 400) int64 ids and (32,) int32 labels.
+    """
+    train_texts, train_labels = load_texts("train", data_dir, download)
+    test_texts, test_labels = load_texts("test", data_dir, download)
+    train_index, validation_index = split_off_validation(
+        len(train_texts), validation_fraction, seed
+    )
+    fit_texts = [train_texts[i] for i in train_index]
+    vectorizer = fit_vectorizer(fit_texts, vocab_size, max_len)
+    return TextDatasets(
+        train=vectorized_dataset(
+            fit_texts, train_labels[train_index], vectorizer, batch_size, shuffle_seed=seed
+        ),
+        validation=vectorized_dataset(
+            [train_texts[i] for i in validation_index],
+            train_labels[validation_index],
+            vectorizer,
+            batch_size,
+        ),
+        test=vectorized_dataset(test_texts, test_labels, vectorizer, batch_size),
+        vectorizer=vectorizer,
+    )

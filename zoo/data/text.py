@@ -1,0 +1,149 @@
+"""Shared text-classification pipeline: standardization, vectorization, tf.data, TFDS reading.
+
+Used by `zoo.data.imdb` and `zoo.data.sst2`. The vectorizer maps a string to `max_len` token
+ids: 0 is padding, 1 is out-of-vocabulary, 2.. are the `vocab_size - 2` most frequent training
+words. Sequences are truncated at the end and padded at the end (right-padded), so a mask
+`ids != 0` is a prefix of ones, as cuDNN-backed recurrent layers require.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+PUNCTUATION_PATTERN = f"[{re.escape(string.punctuation)}]"
+LINE_BREAK_PATTERN = r"<br\s*/?>"
+VECTORIZE_CHUNK = 1024
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+def standardize(text: tf.Tensor) -> tf.Tensor:
+    """Lowercase, turn `<br />` tags into spaces and delete ASCII punctuation.
+
+    Plain TensorFlow string ops, so it runs in-graph (tf.data, SavedModel) on a string tensor
+    of any shape and returns a string tensor of the same shape. Registered as "zoo>standardize"
+    so a saved `TextVectorization` that uses it can be reloaded.
+    """
+    text = tf.strings.lower(text, encoding="utf-8")
+    text = tf.strings.regex_replace(text, LINE_BREAK_PATTERN, " ")
+    return tf.strings.regex_replace(text, PUNCTUATION_PATTERN, "")
+
+
+@dataclass(frozen=True)
+class TextDatasets:
+    """Batched `(token_ids, labels)` datasets and the vectorizer fitted on the training texts.
+
+    Elements are `(int64 ids of shape (batch, max_len), int32 labels of shape (batch,))`.
+    `train` is reshuffled every epoch (seeded); `validation` and `test` keep their order.
+    `test` is None when the source has no labelled test split.
+    """
+
+    train: tf.data.Dataset
+    validation: tf.data.Dataset
+    test: tf.data.Dataset | None
+    vectorizer: keras.layers.TextVectorization
+
+    @property
+    def vocabulary(self) -> list[str]:
+        """id -> token of the fitted vectorizer ("" is padding, "[UNK]" out-of-vocabulary)."""
+        return [str(token) for token in self.vectorizer.get_vocabulary()]
+
+
+def fit_vectorizer(
+    texts: Sequence[str], vocab_size: int, max_len: int
+) -> keras.layers.TextVectorization:
+    """A `TextVectorization` using `standardize`, adapted to `texts` (the training texts only).
+
+    Args:
+        texts: training texts.
+        vocab_size: vocabulary size including the padding and out-of-vocabulary ids.
+        max_len: output length in tokens (truncated / right-padded with 0).
+    """
+    if int(vocab_size) != vocab_size or vocab_size < 3:
+        raise ValueError(f"vocab_size: expected an integer >= 3, got {vocab_size!r}")
+    if int(max_len) != max_len or max_len < 1:
+        raise ValueError(f"max_len: expected a positive integer, got {max_len!r}")
+    vectorizer = keras.layers.TextVectorization(
+        max_tokens=vocab_size,
+        standardize=standardize,
+        output_mode="int",
+        output_sequence_length=max_len,
+    )
+    vectorizer.adapt(tf.data.Dataset.from_tensor_slices(list(texts)).batch(VECTORIZE_CHUNK))
+    return vectorizer
+
+
+def vectorized_dataset(
+    texts: Sequence[str],
+    labels: np.ndarray,
+    vectorizer: keras.layers.TextVectorization,
+    batch_size: int,
+    shuffle_seed: int | None = None,
+) -> tf.data.Dataset:
+    """Vectorize `texts` in-graph, cache the ids in memory, batch and prefetch.
+
+    Args:
+        texts, labels: examples and their integer labels (same length).
+        vectorizer: a fitted `TextVectorization`.
+        batch_size: examples per batch (the last batch may be smaller).
+        shuffle_seed: when given, reshuffle all examples each epoch with this seed.
+    """
+    if len(texts) != len(labels):
+        raise ValueError(f"labels: expected {len(texts)} labels (one per text), got {len(labels)}")
+    if int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
+    data = tf.data.Dataset.from_tensor_slices((list(texts), np.asarray(labels, dtype=np.int32)))
+    data = (
+        data.batch(VECTORIZE_CHUNK)
+        .map(lambda text, label: (vectorizer(text), label), num_parallel_calls=tf.data.AUTOTUNE)
+        .unbatch()
+        .cache()
+    )
+    if shuffle_seed is not None:
+        data = data.shuffle(len(texts), seed=shuffle_seed, reshuffle_each_iteration=True)
+    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def split_off_validation(
+    count: int, validation_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded random split of `range(count)` into (train indices, validation indices), sorted.
+
+    The validation part has `round(count * validation_fraction)` examples.
+    """
+    if not 0.0 < validation_fraction < 1.0:
+        raise ValueError(
+            f"validation_fraction: expected a number in (0, 1), got {validation_fraction!r}"
+        )
+    order = np.random.default_rng(seed).permutation(count)
+    validation_count = int(round(count * validation_fraction))
+    return np.sort(order[validation_count:]), np.sort(order[:validation_count])
+
+
+def load_tfds_texts(
+    name: str, split: str, text_key: str, download: bool
+) -> tuple[list[str], np.ndarray] | None:
+    """(texts, labels) of a TFDS dataset split, or None when tensorflow-datasets is not installed.
+
+    Args:
+        name: TFDS name, e.g. "imdb_reviews" or "glue/sst2".
+        split: TFDS split name.
+        text_key: feature holding the text ("text", "sentence").
+        download: allow TFDS to download and prepare the dataset.
+    """
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError:
+        return None
+    data = tfds.load(name, split=split, download=download)
+    texts, labels = [], []
+    for example in tfds.as_numpy(data):
+        texts.append(example[text_key].decode("utf-8"))
+        labels.append(int(example["label"]))
+    return texts, np.asarray(labels, dtype=np.int32)
