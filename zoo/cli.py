@@ -13,7 +13,9 @@ import importlib
 import sys
 
 # subcommand -> (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("zoo.train", "Train a PTB language model or a sentiment classifier."),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
