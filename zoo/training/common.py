@@ -90,13 +90,17 @@ def save_checkpoint(path: str | os.PathLike, model, optimizer_variables: list, m
     os.replace(temporary, path)
 
 
-def load_checkpoint(path: str | os.PathLike, model, optimizer_variables: list) -> dict:
+def load_checkpoint(
+    path: str | os.PathLike, model, optimizer_variables: list, settings: dict
+) -> dict:
     """Assign the variables saved by `save_checkpoint` and return its `meta`.
 
-    Raises ValueError naming `path` when the file does not fit the model (other cell, config).
+    Raises ValueError naming `path` when the checkpoint's settings differ from `settings`
+    (`epochs` may differ: a run can be extended) or its variables do not fit the model.
     """
     with np.load(path) as data:
         meta = json.loads(str(data["meta"]))
+        check_resume(meta, settings, path)
         for prefix, variables in (("model", model.variables), ("optimizer", optimizer_variables)):
             saved = sorted((k for k in data.files if k.startswith(prefix + "/")), key=_index)
             if len(saved) != len(variables):

@@ -86,7 +86,9 @@ def train_ptb(
 
     from zoo.data import ptb
     from zoo.models import language_model
+    from zoo.models.language_model import check_cell
 
+    check_cell(cell, impl)
     settings = configs.resolve(configs.PTB, config)
     if epochs is not None:
         settings["epochs"] = _positive_int("epochs", epochs)
@@ -178,8 +180,7 @@ def train_ptb(
     start_epoch = 0
     run_settings = {"cell": cell, "impl": impl, "budget": budget, "seed": seed, **settings}
     if resume and checkpoint is not None and Path(checkpoint).is_file():
-        meta = common.load_checkpoint(checkpoint, model, [])
-        common.check_resume(meta, run_settings, checkpoint)
+        meta = common.load_checkpoint(checkpoint, model, [], run_settings)
         start_epoch, history = meta["next_epoch"], meta["history"]
         if verbose:
             print(f"Resuming from {checkpoint} at epoch {start_epoch + 1}")

@@ -66,9 +66,11 @@ def train_sentiment(
         NonFiniteLossError: the loss became NaN/Inf (the last good checkpoint is kept).
     """
     from zoo.models import sentiment_classifier
+    from zoo.models.language_model import check_cell
 
     if dataset not in DATASETS:
         raise ValueError(f"dataset: expected one of {DATASETS}, got {dataset!r}")
+    check_cell(cell, impl)
     settings = configs.resolve(configs.SENTIMENT, {"base": dataset, **(config or {})})
     if epochs is not None:
         settings["epochs"] = epochs
@@ -111,8 +113,7 @@ def train_sentiment(
     history: list[dict] = []
     start_epoch = 0
     if resume and checkpoint is not None and Path(checkpoint).is_file():
-        meta = common.load_checkpoint(checkpoint, model, model.optimizer.variables)
-        common.check_resume(meta, run_settings, checkpoint)
+        meta = common.load_checkpoint(checkpoint, model, model.optimizer.variables, run_settings)
         start_epoch, history = meta["next_epoch"], meta["history"]
         if verbose:
             print(f"Resuming from {checkpoint} at epoch {start_epoch + 1}")
