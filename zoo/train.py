@@ -97,9 +97,6 @@ def run(args: argparse.Namespace) -> int:
         if args.task == "ptb":
             from zoo.training.ptb import train_ptb
 
-            data_dir = args.data_dir
-            if data_dir is not None and (data_dir / "ptb").is_dir():
-                options["data_dir"] = data_dir / "ptb"
             train_ptb(config=args.config, budget=args.budget, **options)
         else:
             from zoo.training.sentiment import train_sentiment

@@ -60,7 +60,8 @@ def train_ptb(
         cell, impl, config, budget: as in `zoo.models.language_model`.
         epochs: number of epochs (default: the config's, 13 for small).
         lr: initial SGD learning rate (default: the config's, 1.0).
-        data_dir: folder with ptb.{train,valid,test}.txt (see `zoo.data.ptb.load`).
+        data_dir: folder with ptb.{train,valid,test}.txt, or its parent holding ptb/ (see
+            `zoo.data.ptb.load`).
         out: results JSON path (None: not written).
         checkpoint: checkpoint path, written at each epoch end (default: `out` + ".ckpt.npz";
             None when `out` is None too: no checkpoints).
@@ -106,6 +107,8 @@ def train_ptb(
         raise ValueError(f"batch_size: {batch_size} rows do not split over {replicas} replicas")
     local_rows = batch_size // replicas
 
+    if data_dir is not None and (Path(data_dir) / "ptb").is_dir():
+        data_dir = Path(data_dir) / "ptb"
     corpus = ptb.load(data_dir)
     splits = {
         name: ptb.batches(getattr(corpus, name), batch_size, num_steps)
@@ -165,6 +168,7 @@ def train_ptb(
             ]
         )
 
+    @tf.function
     def zero_states():
         return distribution.run(lambda: model.zero_states(local_rows))
 
