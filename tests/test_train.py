@@ -229,3 +229,21 @@ def test_sentiment_learns_and_resumes_exactly(tmp_path):
         assert got["valid_loss"] == pytest.approx(want["valid_loss"], rel=1e-5)
     assert resumed["test_accuracy"] == full["test_accuracy"]
     assert math.isfinite(json.loads(out.read_text())["epochs"][-1]["loss"])
+
+
+def test_only_the_chief_writes_in_a_multi_worker_cluster():
+    import tensorflow as tf
+
+    def strategy(cluster, task_type, task_id):
+        resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
+            tf.train.ClusterSpec(cluster), task_type=task_type, task_id=task_id
+        )
+        return type("Strategy", (), {"cluster_resolver": resolver})()
+
+    workers = {"worker": ["host0:2222", "host1:2222"]}
+    assert common.is_chief(strategy(workers, "worker", 0))
+    assert not common.is_chief(strategy(workers, "worker", 1))
+    with_chief = {"chief": ["host9:2222"], **workers}
+    assert common.is_chief(strategy(with_chief, "chief", 0))
+    assert not common.is_chief(strategy(with_chief, "worker", 0))
+    assert common.is_chief(tf.distribute.get_strategy())

@@ -43,7 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-dir", type=Path, help="TensorBoard log folder")
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
     parser.add_argument(
-        "--strategy", default="default", choices=("default", "mirrored"), help="tf.distribute"
+        "--strategy",
+        default="default",
+        choices=("default", "mirrored", "multiworker"),
+        help="tf.distribute strategy; multiworker reads the cluster from $TF_CONFIG",
     )
     parser.add_argument(
         "--cpu-replicas",

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-STRATEGIES = ("default", "mirrored")
+STRATEGIES = ("default", "mirrored", "multiworker")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -63,8 +63,9 @@ def split_cpu(replicas: int) -> None:
 
 
 def make_strategy(name: str):
-    """`tf.distribute` strategy `name`: "default" (one device) or "mirrored" (every local GPU,
-    else every logical CPU; see `split_cpu`)."""
+    """`tf.distribute` strategy `name`: "default" (one device), "mirrored" (every local GPU,
+    else every logical CPU; see `split_cpu`) or "multiworker" (`MultiWorkerMirroredStrategy`:
+    every worker of the cluster in `$TF_CONFIG`, each with its local GPUs or its CPU)."""
     import tensorflow as tf
 
     if name == "default":
@@ -73,7 +74,21 @@ def make_strategy(name: str):
         gpus = tf.config.list_logical_devices("GPU")
         devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
         return tf.distribute.MirroredStrategy(devices)
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"strategy: expected one of {STRATEGIES}, got {name!r}")
+
+
+def is_chief(distribution) -> bool:
+    """Whether this process writes results and checkpoints: always, except on the workers of a
+    multi-worker cluster other than the chief (task "chief", else "worker" 0)."""
+    resolver = getattr(distribution, "cluster_resolver", None)
+    cluster = resolver.cluster_spec().as_dict() if resolver is not None else {}
+    if not cluster:
+        return True
+    if "chief" in cluster:
+        return resolver.task_type == "chief"
+    return resolver.task_type == "worker" and resolver.task_id == 0
 
 
 def _arrays(variables: Iterable, prefix: str) -> dict[str, np.ndarray]:

@@ -68,7 +68,8 @@ def train_ptb(
         resume: continue from `checkpoint` if it exists (at the epoch after the saved one).
         log_dir: TensorBoard folder for per-epoch scalars (None: no logs).
         seed: seed of weights, dropout masks and op determinism.
-        strategy: "default" or "mirrored" (`zoo.training.common.make_strategy`).
+        strategy: "default", "mirrored" or "multiworker" (`zoo.training.common.make_strategy`;
+            with "multiworker" only the chief writes `out` and the checkpoint).
         jit_compile: compile each replica's forward and backward pass with XLA.
         max_batches: use at most this many batches of each split (smoke tests).
         callbacks: `keras.callbacks.Callback`s; get on_epoch_begin/end and
@@ -101,6 +102,9 @@ def train_ptb(
         checkpoint = str(out) + ".ckpt.npz"
     common.set_seed(seed)
     distribution = common.make_strategy(strategy)
+    writes = common.is_chief(distribution)  # other workers read the chief's checkpoint only
+    if not writes:
+        out = None
     replicas = distribution.num_replicas_in_sync
     batch_size, num_steps = settings["batch_size"], settings["num_steps"]
     if batch_size % replicas:
@@ -234,7 +238,7 @@ def train_ptb(
             with writer.as_default(step=epoch + 1):
                 for key in ("train_perplexity", "valid_perplexity", "lr", "words_per_second"):
                     tf.summary.scalar(key, record[key])
-        if checkpoint is not None:
+        if checkpoint is not None and writes:
             meta = {"next_epoch": epoch + 1, "history": history, "settings": run_settings}
             common.save_checkpoint(checkpoint, model, [], meta)
         callback_list.on_epoch_end(epoch, record)

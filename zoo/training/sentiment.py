@@ -80,6 +80,9 @@ def train_sentiment(
         checkpoint = str(out) + ".ckpt.npz"
     common.set_seed(seed)
     distribution = common.make_strategy(strategy)
+    writes = common.is_chief(distribution)  # other workers read the chief's checkpoint only
+    if not writes:
+        out = None
     data = load_data(dataset, data_dir, settings, seed)
     train_x, train_y = _arrays(data.train)
     validation, test = data.validation, data.test
@@ -120,7 +123,7 @@ def train_sentiment(
     elif resume and verbose:
         print(f"No checkpoint at {checkpoint}: starting from epoch 1")
 
-    recorder = EpochRecorder(len(train_x), history, checkpoint, run_settings)
+    recorder = EpochRecorder(len(train_x), history, checkpoint if writes else None, run_settings)
     extra = [keras.callbacks.TensorBoard(str(log_dir))] if log_dir else []
     steps = math.ceil(len(train_x) / settings["batch_size"])
     if start_epoch < settings["epochs"]:
