@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from zoo.data import imdb, ptb
+from zoo.data import imdb, ptb, sst2
 from zoo.data.download import (
     ChecksumError,
     DataNotFoundError,
@@ -55,7 +55,9 @@ def server():
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.files = {"/payload.bin": PAYLOAD}
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield httpd
     httpd.shutdown()
@@ -194,3 +196,20 @@ def test_extract_members_keeps_only_selected_files(tmp_path):
     )
     assert _names_in(root) == ["train.tsv"]
     assert _names_in(tmp_path / "out") == ["SST-2"]
+
+
+def test_sst_downloads_and_extracts_the_trees_zip(server, tmp_path, monkeypatch):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zipped:
+        zipped.writestr("trees/train.txt", "(4 (2 Good) (3 fun))\n(1 (2 Bad) (2 .))\n")
+        zipped.writestr("trees/dev.txt", "(3 (2 Fine) (2 .))\n")
+        zipped.writestr("trees/test.txt", "(0 (2 Dull) (2 .))\n")
+    body = buffer.getvalue()
+    server.files["/trainDevTestTrees_PTB.zip"] = body
+    url = f"{server.url}/trainDevTestTrees_PTB.zip"
+    digest = hashlib.sha256(body).hexdigest()
+    monkeypatch.setitem(sst2.ARCHIVES, "trees", ("trees", url, "sha256", digest))
+    texts, labels = sst2.load_texts("train", tmp_path)
+    assert texts == ["Good fun", "Bad ."] and labels.tolist() == [1, 0]
+    assert _names_in(tmp_path) == ["trees"]
+    assert _names_in(tmp_path / "trees") == ["dev.txt", "test.txt", "train.txt"]

@@ -19,8 +19,9 @@ import tarfile
 import tempfile
 import urllib.request
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 CHUNK_BYTES = 1 << 20
 
@@ -124,7 +125,7 @@ def download_file(
     return destination
 
 
-def _copy_response(url: str, stream, timeout_s: float) -> tuple[int, int | None]:
+def _copy_response(url: str, stream: BinaryIO, timeout_s: float) -> tuple[int, int | None]:
     """Copy the body at `url` into `stream`; return (bytes received, Content-Length or None)."""
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as response:
@@ -179,7 +180,7 @@ def extract_members(
     return final
 
 
-def _archive_files(archive: Path) -> Iterable[tuple[str, Callable[[], bytes]]]:
+def _archive_files(archive: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
     """(member name, reader of its bytes) for each regular file of a zip or tar archive."""
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zipped:
@@ -193,11 +194,34 @@ def _archive_files(archive: Path) -> Iterable[tuple[str, Callable[[], bytes]]]:
                 yield member.name, lambda member=member: tar.extractfile(member).read()
 
 
-def missing_data_message(dataset: str, looked_in: Iterable[str], how_to_supply: str) -> str:
-    """The one error text for absent data: where it looked and how to supply the files."""
-    places = "\n".join(f"  - {place}" for place in looked_in)
-    return (
-        f"{dataset} data not found and could not be downloaded.\nLooked in:\n{places}\n"
-        f"{how_to_supply}\nPass data_dir=<the dataset's folder>, or set ZOO_DATA_DIR to a folder "
-        f"holding it."
-    )
+def missing_data_message(
+    dataset: str,
+    name: str,
+    looked_in: Iterable[str | os.PathLike],
+    how_to_supply: str,
+    attempts: Iterable[str] = (),
+) -> str:
+    """The one error text for absent data: where it looked, what it tried, how to supply it.
+
+    Args:
+        dataset: display name, e.g. "PTB".
+        name: the dataset's folder name under `$ZOO_DATA_DIR`, e.g. "ptb".
+        looked_in: paths checked.
+        how_to_supply: which files to put where.
+        attempts: one line per source tried and why it failed.
+    """
+    lines = [f"{dataset} data not found.", "Looked in:"]
+    lines += [f"  - {place}" for place in looked_in]
+    attempts = list(attempts)
+    if attempts:
+        lines += ["Tried:"] + [f"  - {attempt}" for attempt in attempts]
+    lines += [
+        f"To supply it: {how_to_supply}",
+        f"Or pass data_dir=<the dataset's folder>, or set ZOO_DATA_DIR to a folder with {name}/.",
+    ]
+    return "\n".join(lines)
+
+
+def skipped_download(url: str) -> str:
+    """The `attempts` line for a download that `download=False` forbade."""
+    return f"download from {url}: skipped (download=False; pass download=True to allow it)"

@@ -28,6 +28,7 @@ from zoo.data.download import (
     extract_members,
     missing_data_message,
     resolve_data_dir,
+    skipped_download,
 )
 from zoo.data.text import (
     TextDatasets,
@@ -73,28 +74,28 @@ def load_texts(
         return read_jsonl(jsonl)
     if (directory / "aclImdb").is_dir():
         return read_aclimdb(directory / "aclImdb", split)
-    failures = []
+    attempts = []
     try:
         from_tfds = load_tfds_texts("imdb_reviews", split, "text", download)
     except Exception as error:  # TFDS reports missing or unreachable data with various types
-        failures.append(f"TFDS imdb_reviews: {error}")
+        attempts.append(f"TFDS imdb_reviews: {error}")
     else:
         if from_tfds is not None:
             return from_tfds
-        failures.append("TFDS: tensorflow-datasets is not installed")
-    if download:
+        attempts.append("TFDS imdb_reviews: tensorflow-datasets is not installed")
+    if not download:
+        attempts.append(skipped_download(url))
+    else:
         try:
             return read_aclimdb(download_aclimdb(directory, url), split)
         except (DownloadError, PermissionError) as error:
-            failures.append(f"download of {url}: {error}")
+            attempts.append(str(error))
     how = (
-        f"Supply {split}.jsonl.gz (fields text, label) or the extracted aclImdb/ folder of "
-        f"{ACLIMDB_URL} in that folder"
-        + ("" if download else ", or call with download=True")
-        + ".\n"
-        + "\n".join(failures)
+        f"put {split}.jsonl.gz (gzip JSON Lines with fields text, label) or the extracted "
+        f"aclImdb/ folder of {ACLIMDB_URL} in that folder."
     )
-    raise DataNotFoundError(missing_data_message("IMDB", [str(jsonl), str(directory)], how))
+    looked_in = [jsonl, directory / "aclImdb"]
+    raise DataNotFoundError(missing_data_message("IMDB", "imdb", looked_in, how, attempts))
 
 
 def read_jsonl(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:

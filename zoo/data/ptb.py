@@ -22,6 +22,7 @@ from zoo.data.download import (
     download_file,
     missing_data_message,
     resolve_data_dir,
+    skipped_download,
 )
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ def load(
         data_dir: folder holding ptb.{train,valid,test}.txt; None: `$ZOO_DATA_DIR/ptb`, else the
             user cache.
         download: fetch missing files from `base_url` (md5-verified, written atomically).
+            Files already in the folder are read as they are.
         base_url: where the three files are served (the Zaremba et al. repository by default).
 
     Raises:
@@ -115,18 +117,17 @@ def load(
 def _fetch(directory: Path, splits: list[str], download: bool, base_url: str) -> None:
     """Download the files of `splits` into `directory`, or raise DataNotFoundError."""
     names = [FILES[split][0] for split in splits]
-    how = f"Put {', '.join(names)} (Mikolov's PTB, e.g. from {BASE_URL}) in that folder" + (
-        "." if download else ", or call load(download=True)."
-    )
+    how = f"put {', '.join(names)} (Mikolov's PTB, as served at {BASE_URL}) in that folder."
     if not download:
-        raise DataNotFoundError(missing_data_message("PTB", [str(directory)], how))
+        attempt = skipped_download(base_url)
+        raise DataNotFoundError(missing_data_message("PTB", "ptb", [directory], how, [attempt]))
     try:
         for split in splits:
             name, md5 = FILES[split]
             download_file(base_url.rstrip("/") + "/" + name, directory / name, "md5", md5)
     except (DownloadError, PermissionError) as error:
-        message = missing_data_message("PTB", [str(directory), base_url], how)
-        raise DataNotFoundError(f"{message}\nDownload failed: {error}") from error
+        message = missing_data_message("PTB", "ptb", [directory], how, [str(error)])
+        raise DataNotFoundError(message) from error
 
 
 def batches(ids: np.ndarray, batch_size: int, num_steps: int) -> tuple[np.ndarray, np.ndarray]:

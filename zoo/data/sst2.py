@@ -32,6 +32,7 @@ from zoo.data.download import (
     extract_members,
     missing_data_message,
     resolve_data_dir,
+    skipped_download,
 )
 from zoo.data.text import TextDatasets, fit_vectorizer, load_tfds_texts, vectorized_dataset
 
@@ -159,16 +160,18 @@ def _fetch(directory: Path, source: str, download: bool) -> None:
     """Download and extract the archive of `source` into `directory`, or raise."""
     folder, url, algorithm, digest = ARCHIVES[source]
     how = (
-        f"Put the {folder}/ folder of {url} (extracted) in that folder, or use another source "
-        f"({', '.join(SOURCES)})" + ("." if download else ", or call with download=True.")
+        f"extract the {folder}/ folder of {url} into {directory}, or choose another source "
+        f"({', '.join(SOURCES)})."
     )
+    looked_in = [directory / folder]
     if not download:
-        raise DataNotFoundError(missing_data_message("SST-2", [str(directory / folder)], how))
+        attempt = skipped_download(url)
+        raise DataNotFoundError(missing_data_message("SST-2", "sst", looked_in, how, [attempt]))
     try:
         archive = download_file(url, directory / url.rsplit("/", 1)[1], algorithm, digest)
     except (DownloadError, PermissionError) as error:
-        message = missing_data_message("SST-2", [str(directory / folder), url], how)
-        raise DataNotFoundError(f"{message}\nDownload failed: {error}") from error
+        message = missing_data_message("SST-2", "sst", looked_in, how, [str(error)])
+        raise DataNotFoundError(message) from error
     extract_members(archive, directory, folder, _archive_filter(source))
     archive.unlink()
 

@@ -56,6 +56,11 @@ def check_rate(name: str, rate: object) -> float:
     return float(rate)
 
 
+def uses_default_activations(cell) -> bool:
+    """Whether ``cell`` uses tanh and sigmoid, the activations the fused loops differentiate."""
+    return cell.activation is activations.tanh and cell.recurrent_activation is activations.sigmoid
+
+
 def _expand_for(mask, tensor):
     """Broadcast a (batch, features) mask against (batch, features) or (batch, T, features)."""
     if len(tensor.shape) == 3:
@@ -292,6 +297,7 @@ def scan_recurrence(
     unroll: bool = False,
     zero_output_for_mask: bool = False,
     return_sequences: bool = True,
+    fused: Callable | None = None,
 ):
     """Run ``step`` over time: the engine's loop.
 
@@ -306,6 +312,10 @@ def scan_recurrence(
         unroll: a Python loop over the (static) T steps instead of a symbolic loop.
         zero_output_for_mask: masked timesteps output zeros instead of the previous output.
         return_sequences: whether the outputs of every timestep are needed.
+        fused: optional TensorFlow fast path for the same step over the whole sequence,
+            ``(projected_tm (T, B, G), states, mask_tm (T, B, 1) or None) -> (H, final_states)``
+            with ``H`` (T, B, units) the first state after every step, masked steps keeping the
+            previous state (see ``zoo.layers.fused``). Used unless ``unroll`` is set.
 
     Returns:
         ``(last_output, outputs, final_states)``: (batch, units); (batch, T, units) when
@@ -318,7 +328,11 @@ def scan_recurrence(
         inputs = ops.flip(inputs, axis=0)
         mask = None if mask is None else ops.flip(mask, axis=0)
     states = list(initial_state)
-    if unroll or keras.backend.backend() != "tensorflow":
+    if fused is not None and not unroll:
+        state_sequence, states = fused(inputs, states, mask)
+        outputs = _outputs_from_states(state_sequence, mask, zero_output_for_mask)
+        last = outputs[-1]
+    elif unroll or keras.backend.backend() != "tensorflow":
         last, outputs, states = _python_or_scan_loop(
             step, inputs, states, mask, unroll, zero_output_for_mask
         )
@@ -328,6 +342,22 @@ def scan_recurrence(
         )
     outputs = ops.transpose(outputs, (1, 0, 2)) if return_sequences else ops.expand_dims(last, 1)
     return last, outputs, states
+
+
+def _outputs_from_states(state_sequence, mask, zero_output_for_mask: bool):
+    """The outputs of the masking rule, from the states after every step (time major).
+
+    Where ``mask_t`` is True the output is the new state. Where it is False the state was kept,
+    so the state equals the previous output, except before the first real step, where the
+    output is zero (the previous output starts at zero); with ``zero_output_for_mask`` it is
+    zero at every masked step.
+    """
+    if mask is None:
+        return state_sequence
+    keep = mask
+    if not zero_output_for_mask:
+        keep = ops.cumsum(ops.cast(mask, "int32"), axis=0) > 0
+    return ops.where(keep, state_sequence, ops.zeros_like(state_sequence))
 
 
 def _tf_while_loop(step, inputs, states, mask, zero_output_for_mask, return_sequences):
@@ -466,6 +496,9 @@ class RecurrentLayer(keras.layers.RNN):
         def step(projected_t, states):
             return cell.step(projected_t, states, recurrent_mask)
 
+        fused = None
+        if keras.backend.backend() == "tensorflow" and hasattr(cell, "fused_loop"):
+            fused = cell.fused_loop(recurrent_mask)
         return scan_recurrence(
             step,
             projected,
@@ -475,6 +508,7 @@ class RecurrentLayer(keras.layers.RNN):
             unroll=self.unroll,
             zero_output_for_mask=self.zero_output_for_mask,
             return_sequences=self.return_sequences,
+            fused=fused,
         )
 
 

@@ -12,6 +12,7 @@ from zoo.layers.engine import (
     expose_cell_arguments,
     project,
     recurrent_project,
+    uses_default_activations,
 )
 
 
@@ -123,6 +124,29 @@ class GRUCell(RecurrentCell):
             )
         h = z * h_tm1 + (1 - z) * hh
         return h, [h]
+
+    def fused_loop(self, recurrent_dropout_mask=None):
+        """The TensorFlow fast path over a whole sequence (``zoo.layers.fused``), for the
+        default activations; None where it does not apply."""
+        if not uses_default_activations(self):
+            return None
+        from zoo.layers.fused import gru_states
+
+        def run(inputs, states, mask):
+            kernel = ops.convert_to_tensor(self.recurrent_kernel)
+            _, recurrent_bias = self._biases()
+            hidden = gru_states(
+                inputs,
+                states[0],
+                mask,
+                kernel,
+                recurrent_bias,
+                recurrent_dropout_mask,
+                self.reset_after,
+            )
+            return hidden, [hidden[-1]]
+
+        return run
 
 
 @expose_cell_arguments

@@ -12,6 +12,7 @@ from zoo.layers.engine import (
     expose_cell_arguments,
     project,
     recurrent_project,
+    uses_default_activations,
 )
 
 
@@ -105,6 +106,22 @@ class LSTMCell(RecurrentCell):
         o = self.recurrent_activation(z_o)
         h = o * self.activation(c)
         return h, [h, c]
+
+    def fused_loop(self, recurrent_dropout_mask=None):
+        """The TensorFlow fast path over a whole sequence (``zoo.layers.fused``), for the
+        default activations; None where it does not apply."""
+        if not uses_default_activations(self):
+            return None
+        from zoo.layers.fused import lstm_states
+
+        def run(inputs, states, mask):
+            kernel = ops.convert_to_tensor(self.recurrent_kernel)
+            hidden, cell = lstm_states(
+                inputs, states[0], states[1], mask, kernel, recurrent_dropout_mask
+            )
+            return hidden, [hidden[-1], cell]
+
+        return run
 
 
 @expose_cell_arguments

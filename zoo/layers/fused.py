@@ -1,0 +1,356 @@
+"""TensorFlow fast path: the LSTM and GRU loops with hand-written backpropagation through time.
+
+Automatic differentiation of a ``tf.while_loop`` replays every forward op backwards, pushes and
+pops each intermediate on a stack, and accumulates the recurrent-kernel gradient with one extra
+matmul per timestep. Here the forward loop stores only the gate activations of each step, and
+the backward loop is one matmul and a few elementwise ops per step; the weight gradients come
+after the loop as one large matmul over all timesteps::
+
+    dU = sum_t a_{t-1}^T dz_t = A^T dZ        (A: the recurrent matmul inputs, (T B, units))
+
+Used by ``RecurrentLayer`` on the TensorFlow backend for ``LSTMCell`` and ``GRUCell`` with their
+default activations (tanh, sigmoid), whose derivatives are written out below; other settings
+and other backends take the engine's generic loop. Both compute the same numbers (the
+equivalence tests compare both against Keras's built-in layers).
+
+Masking rule (the engine's): where ``mask_t`` is False the states keep their previous value.
+The functions here return the state sequence; the layer derives the outputs from it.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import tensorflow as tf
+
+from zoo.layers.engine import recurrent_project
+
+# The loops are compiled with XLA: each step then runs as fused native code rather than a dozen
+# separately scheduled TensorFlow ops. Only stacked tensors cross the compiled functions'
+# boundaries (the gradients are written by hand below, so nothing differentiates through them).
+_compiled = functools.partial(tf.function, jit_compile=True, autograph=False)
+
+
+def _detached(*tensors):
+    """The tensors, hidden from any gradient tape: the compiled loops must not be recorded,
+    since a recorded call would export its loop intermediates (TensorLists) out of XLA. Their
+    gradients are the hand-written ones."""
+    return [tf.stop_gradient(t) for t in tensors]
+
+
+def _steps(time_major):
+    return time_major.shape[0] if time_major.shape[0] is not None else tf.shape(time_major)[0]
+
+
+def _time_loop(body, steps, loop_vars):
+    return tf.while_loop(
+        lambda t, *_: t < steps, body, loop_vars, maximum_iterations=steps, parallel_iterations=32
+    )
+
+
+def _reverse_loop(body, steps, loop_vars):
+    return tf.while_loop(
+        lambda t, *_: t >= 0, body, loop_vars, maximum_iterations=steps, parallel_iterations=32
+    )
+
+
+def _read_all(tensor, steps):
+    return tf.TensorArray(tensor.dtype, size=steps, element_shape=tensor.shape[1:]).unstack(tensor)
+
+
+def _empty(like, steps, width=None):
+    shape = like.shape if width is None else tf.TensorShape([like.shape[0], width])
+    return tf.TensorArray(like.dtype, size=steps, element_shape=shape)
+
+
+def _recurrent_input_grad(dz, kernel, masks, blocks):
+    """d(h @ kernel)/dh applied to dz, with one recurrent dropout mask per block (or none)."""
+    if masks is None:
+        return tf.matmul(dz, kernel, transpose_b=True)
+    dzs = tf.split(dz, blocks, axis=1)
+    kernels = tf.split(kernel, blocks, axis=1)
+    return tf.add_n([tf.matmul(d, k, transpose_b=True) * m for d, k, m in zip(dzs, kernels, masks)])
+
+
+def _recurrent_kernel_grad(inputs, dz, masks, blocks):
+    """sum_t inputs_t^T dz_t for ``inputs`` (T, B, n) and ``dz`` (T, B, blocks k)."""
+    flat_dz = tf.reshape(dz, (-1, dz.shape[-1]))
+    if masks is None:
+        return tf.matmul(tf.reshape(inputs, (-1, inputs.shape[-1])), flat_dz, transpose_a=True)
+    dzs = tf.split(flat_dz, blocks, axis=1)
+    return tf.concat(
+        [
+            tf.matmul(tf.reshape(inputs * m, (-1, inputs.shape[-1])), d, transpose_a=True)
+            for d, m in zip(dzs, masks)
+        ],
+        axis=1,
+    )
+
+
+def _masked(mask_t, new, old):
+    return new if mask_t is None else tf.where(mask_t, new, old)
+
+
+def _split_masked_grad(mask_t, grad):
+    """(the part of ``grad`` that reaches the step, the part that passes the step unchanged)."""
+    if mask_t is None:
+        return grad, tf.zeros_like(grad)
+    zeros = tf.zeros_like(grad)
+    return tf.where(mask_t, grad, zeros), tf.where(mask_t, zeros, grad)
+
+
+def _mask_reader(mask, steps):
+    if mask is None:
+        return lambda t: None
+    # Read once per step by the forward loop and again by the backward loop.
+    array = tf.TensorArray(
+        mask.dtype, size=steps, element_shape=mask.shape[1:], clear_after_read=False
+    ).unstack(mask)
+    return array.read
+
+
+def _previous_states(h0, states):
+    """(T, B, n): the state entering each step, h_{t-1}."""
+    return tf.concat([h0[None], states[:-1]], axis=0)
+
+
+@_compiled
+def _lstm_forward(projected, h0, c0, kernel, mask, masks):
+    """(H, c_T, C, gates): states and cells after every step, and the gates i, f, g, o."""
+    steps = _steps(projected)
+    inputs = _read_all(projected, steps)
+    mask_at = _mask_reader(mask, steps)
+
+    def body(t, h, c, states, cells, gates):
+        z = inputs.read(t) + recurrent_project(h, kernel, masks, 4)
+        z_i, z_f, z_c, z_o = tf.split(z, 4, axis=1)
+        i, f, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.sigmoid(z_o)
+        g = tf.tanh(z_c)
+        c_new = f * c + i * g
+        h_new = o * tf.tanh(c_new)
+        mask_t = mask_at(t)
+        h_new = _masked(mask_t, h_new, h)
+        c_new = _masked(mask_t, c_new, c)
+        return (
+            t + 1,
+            h_new,
+            c_new,
+            states.write(t, h_new),
+            cells.write(t, c_new),
+            gates.write(t, tf.concat([i, f, g, o], axis=1)),
+        )
+
+    units = h0.shape[1]
+    loop_vars = (tf.constant(0), h0, c0, _empty(h0, steps), _empty(c0, steps))
+    _, _, c_last, states, cells, gates = _time_loop(
+        body, steps, (*loop_vars, _empty(h0, steps, 4 * units))
+    )
+    return states.stack(), c_last, cells.stack(), gates.stack()
+
+
+@_compiled
+def _lstm_backward(d_states, d_c_last, states, cells, gates, h0, c0, kernel, mask, masks):
+    """Gradients with respect to (projected, h0, c0, kernel)."""
+    steps = _steps(states)
+    mask_at = _mask_reader(mask, steps)
+    previous_cells = _read_all(_previous_states(c0, cells), steps)
+    upstream = _read_all(d_states, steps)
+    gate_values = _read_all(gates, steps)
+    final_cells = _read_all(cells, steps)
+
+    def back(t, dh, dc, dz_array):
+        dh_step, dh_pass = _split_masked_grad(mask_at(t), upstream.read(t) + dh)
+        dc_step, dc_pass = _split_masked_grad(mask_at(t), dc)
+        i, f, g, o = tf.split(gate_values.read(t), 4, axis=1)
+        tanh_c = tf.tanh(final_cells.read(t))
+        dc_total = dc_step + dh_step * o * (1.0 - tanh_c * tanh_c)
+        dz = tf.concat(
+            [
+                dc_total * g * i * (1.0 - i),
+                dc_total * previous_cells.read(t) * f * (1.0 - f),
+                dc_total * i * (1.0 - g * g),
+                dh_step * tanh_c * o * (1.0 - o),
+            ],
+            axis=1,
+        )
+        dh_prev = dh_pass + _recurrent_input_grad(dz, kernel, masks, 4)
+        dc_prev = dc_pass + dc_total * f
+        return t - 1, dh_prev, dc_prev, dz_array.write(t, dz)
+
+    units = h0.shape[1]
+    _, dh0, dc0, dz_array = _reverse_loop(
+        back, steps, (steps - 1, tf.zeros_like(h0), d_c_last, _empty(h0, steps, 4 * units))
+    )
+    dz_all = dz_array.stack()
+    d_kernel = _recurrent_kernel_grad(_previous_states(h0, states), dz_all, masks, 4)
+    return dz_all, dh0, dc0, d_kernel
+
+
+def lstm_states(projected, h0, c0, mask, kernel, recurrent_masks):
+    """LSTM over time (tanh and sigmoid), with hand-written BPTT.
+
+    Args:
+        projected: (T, B, 4 units), ``x_t W + b`` in gate order i, f, c, o; time major.
+        h0, c0: (B, units) initial states.
+        mask: None or (T, B, 1) booleans.
+        kernel: the recurrent kernel U, (units, 4 units).
+        recurrent_masks: None or 4 recurrent dropout masks (B, units), one per gate.
+
+    Returns:
+        ``(H, c_T)``: the hidden states after every step, (T, B, units), and the final cell.
+    """
+    masks = None if recurrent_masks is None else list(recurrent_masks)
+
+    @tf.custom_gradient
+    def run(projected, h0, c0, kernel):
+        states, c_last, cells, gates = _lstm_forward(
+            *_detached(projected, h0, c0, kernel), mask, masks
+        )
+
+        def grad(d_states, d_c_last):
+            d_states = tf.zeros_like(states) if d_states is None else d_states
+            d_c_last = tf.zeros_like(c_last) if d_c_last is None else d_c_last
+            return _lstm_backward(
+                *_detached(d_states, d_c_last, states, cells, gates, h0, c0, kernel), mask, masks
+            )
+
+        return (states, c_last), grad
+
+    # A tensor, not the variable: custom_gradient then hands the kernel's gradient back to the
+    # variable's read through ordinary autodiff.
+    return run(projected, h0, c0, tf.convert_to_tensor(kernel))
+
+
+def _gru_step(x, h, kernel, bias, masks, reset_after):
+    """One GRU step: (h_new, saved), ``saved`` holding what the backward step needs."""
+    units = h.shape[1]
+    x_z, x_r, x_h = tf.split(x, 3, axis=1)
+    if reset_after:
+        inner = recurrent_project(h, kernel, masks, 3) + bias
+        r_z, r_r, r_h = tf.split(inner, 3, axis=1)
+        z, r = tf.sigmoid(x_z + r_z), tf.sigmoid(x_r + r_r)
+        candidate = tf.tanh(x_h + r * r_h)
+        saved = tf.concat([z, r, candidate, r_h], axis=1)
+    else:
+        gate_masks = None if masks is None else masks[:2]
+        inner = recurrent_project(h, kernel[:, : 2 * units], gate_masks, 2)
+        r_z, r_r = tf.split(inner, 2, axis=1)
+        z, r = tf.sigmoid(x_z + r_z), tf.sigmoid(x_r + r_r)
+        h_candidate = h if masks is None else h * masks[2]
+        candidate = tf.tanh(x_h + tf.matmul(r * h_candidate, kernel[:, 2 * units :]))
+        saved = tf.concat([z, r, candidate], axis=1)
+    return z * h + (1.0 - z) * candidate, saved
+
+
+@_compiled
+def _gru_forward(projected, h0, kernel, bias, mask, masks, reset_after):
+    """(H, saved): the states after every step and what the backward steps need."""
+    steps = _steps(projected)
+    inputs = _read_all(projected, steps)
+    mask_at = _mask_reader(mask, steps)
+    saved_width = (4 if reset_after else 3) * h0.shape[1]
+
+    def body(t, h, states, saved_array):
+        h_new, saved = _gru_step(inputs.read(t), h, kernel, bias, masks, reset_after)
+        h_new = _masked(mask_at(t), h_new, h)
+        return t + 1, h_new, states.write(t, h_new), saved_array.write(t, saved)
+
+    _, _, states, saved_array = _time_loop(
+        body, steps, (tf.constant(0), h0, _empty(h0, steps), _empty(h0, steps, saved_width))
+    )
+    return states.stack(), saved_array.stack()
+
+
+@_compiled
+def _gru_backward(d_states, states, saved_all, h0, kernel, mask, masks, reset_after):
+    """Gradients with respect to (projected, h0, kernel, recurrent bias)."""
+    steps = _steps(states)
+    units = h0.shape[1]
+    mask_at = _mask_reader(mask, steps)
+    previous = _previous_states(h0, states)
+    previous_array = _read_all(previous, steps)
+    upstream = _read_all(d_states, steps)
+    saved_values = _read_all(saved_all, steps)
+    candidate_kernel = kernel[:, 2 * units :]
+    gate_masks = None if masks is None else masks[:2]
+
+    def back(t, dh, dx_array, dinner_array):
+        dh_step, dh_pass = _split_masked_grad(mask_at(t), upstream.read(t) + dh)
+        h = previous_array.read(t)
+        if reset_after:
+            z, r, candidate, r_h = tf.split(saved_values.read(t), 4, axis=1)
+        else:
+            z, r, candidate = tf.split(saved_values.read(t), 3, axis=1)
+        dz = dh_step * (h - candidate) * z * (1.0 - z)
+        d_candidate = dh_step * (1.0 - z) * (1.0 - candidate * candidate)
+        dh_prev = dh_pass + dh_step * z
+        if reset_after:
+            dr = d_candidate * r_h * r * (1.0 - r)
+            d_inner = tf.concat([dz, dr, d_candidate * r], axis=1)
+            dh_prev += _recurrent_input_grad(d_inner, kernel, masks, 3)
+        else:
+            h_candidate = h if masks is None else h * masks[2]
+            d_reset_input = tf.matmul(d_candidate, candidate_kernel, transpose_b=True)
+            dr = d_reset_input * h_candidate * r * (1.0 - r)
+            d_inner = tf.concat([dz, dr], axis=1)
+            from_candidate = d_reset_input * r
+            if masks is not None:
+                from_candidate *= masks[2]
+            dh_prev += from_candidate + _recurrent_input_grad(
+                d_inner, kernel[:, : 2 * units], gate_masks, 2
+            )
+        dx = tf.concat([dz, dr, d_candidate], axis=1)
+        return t - 1, dh_prev, dx_array.write(t, dx), dinner_array.write(t, d_inner)
+
+    inner_width = (3 if reset_after else 2) * units
+    loop_vars = (steps - 1, tf.zeros_like(h0), _empty(h0, steps, 3 * units))
+    _, dh0, dx_array, dinner_array = _reverse_loop(
+        back, steps, (*loop_vars, _empty(h0, steps, inner_width))
+    )
+    dx_all, dinner_all = dx_array.stack(), dinner_array.stack()
+    if reset_after:
+        d_kernel = _recurrent_kernel_grad(previous, dinner_all, masks, 3)
+        d_bias = tf.reduce_sum(dinner_all, axis=(0, 1))
+    else:
+        d_zr = _recurrent_kernel_grad(previous, dinner_all, gate_masks, 2)
+        r = tf.split(saved_all, 3, axis=2)[1]
+        h_candidate = previous if masks is None else previous * masks[2]
+        d_h = _recurrent_kernel_grad(r * h_candidate, dx_all[:, :, 2 * units :], None, 1)
+        d_kernel = tf.concat([d_zr, d_h], axis=1)
+        d_bias = tf.zeros((3 * units,), h0.dtype)
+    return dx_all, dh0, d_kernel, d_bias
+
+
+def gru_states(projected, h0, mask, kernel, recurrent_bias, recurrent_masks, reset_after):
+    """GRU over time (tanh and sigmoid), in either form, with hand-written BPTT.
+
+    Args:
+        projected: (T, B, 3 units), ``x_t W + b`` in gate order z, r, h; time major.
+        h0: (B, units) initial state.
+        mask: None or (T, B, 1) booleans.
+        kernel: the recurrent kernel U, (units, 3 units).
+        recurrent_bias: None or (3 units,), the second bias of the reset_after form.
+        recurrent_masks: None or 3 recurrent dropout masks (B, units), one per gate.
+        reset_after: the cuDNN form (True) or the original form (False).
+
+    Returns:
+        H: the hidden states after every step, (T, B, units).
+    """
+    masks = None if recurrent_masks is None else list(recurrent_masks)
+    if recurrent_bias is None:
+        recurrent_bias = tf.zeros((kernel.shape[1],), h0.dtype)
+
+    @tf.custom_gradient
+    def run(projected, h0, kernel, bias):
+        states, saved = _gru_forward(
+            *_detached(projected, h0, kernel, bias), mask, masks, reset_after
+        )
+
+        def grad(d_states):
+            return _gru_backward(
+                *_detached(d_states, states, saved, h0, kernel), mask, masks, reset_after
+            )
+
+        return states, grad
+
+    return run(projected, h0, tf.convert_to_tensor(kernel), tf.convert_to_tensor(recurrent_bias))
