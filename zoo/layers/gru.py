@@ -127,8 +127,12 @@ class GRUCell(RecurrentCell):
 
     def fused_loop(self, recurrent_dropout_mask=None):
         """The TensorFlow fast path over a whole sequence (``zoo.layers.fused``), for the
-        default activations; None where it does not apply."""
-        if not uses_default_activations(self):
+        default activations; None where it does not apply (other activations, or a subclass
+        with equations of its own)."""
+        own_equations = type(self).step is GRUCell.step and type(self).project_inputs is (
+            GRUCell.project_inputs
+        )
+        if not (own_equations and uses_default_activations(self)):
             return None
         from zoo.layers.fused import gru_states
 

@@ -1,0 +1,70 @@
+"""The zoo layers on Keras's JAX backend: the engine's generic loop (keras.ops.scan) against
+Keras's built-in layers, in a subprocess with KERAS_BACKEND=jax."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCRIPT = textwrap.dedent(
+    """
+    import json
+    import keras
+    import numpy as np
+    import zoo.layers
+
+    assert keras.backend.backend() == "jax"
+    rng = np.random.RandomState(0)
+    x = rng.uniform(-1, 1, (4, 6, 5)).astype("float32")
+    x[1, 4:] = 0.0
+    x[2, 2:] = 0.0
+    y = rng.uniform(-1, 1, (4, 3)).astype("float32")
+    results = {}
+    cases = {  # name: (keras layer, zoo layer, arguments, go_backwards)
+        "lstm": (keras.layers.LSTM, zoo.layers.LSTM, {}, True),
+        "gru": (keras.layers.GRU, zoo.layers.GRU, {}, False),
+        "gru_v1": (keras.layers.GRU, zoo.layers.GRU, {"reset_after": False}, True),
+    }
+    for name, (keras_class, zoo_class, fixed, go_backwards) in cases.items():
+        models = []
+        for layer_class in (keras_class, zoo_class):
+            keras.utils.set_random_seed(1)
+            inputs = keras.Input((6, 5))
+            h = keras.layers.Masking(0.0)(inputs)
+            h = layer_class(7, return_sequences=True, go_backwards=go_backwards, **fixed)(h)
+            h = layer_class(3, **fixed)(h)
+            model = keras.Model(inputs, h)
+            model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+            models.append(model)
+        reference, ours = models
+        ours.set_weights(reference.get_weights())
+        forward = float(np.abs(ours.predict(x, verbose=0) - reference.predict(x, verbose=0)).max())
+        for model in models:  # three SGD steps: equal weights after them need equal gradients
+            for _ in range(3):
+                model.train_on_batch(x, y)
+        trained = max(
+            float(np.abs(a - b).max())
+            for a, b in zip(ours.get_weights(), reference.get_weights())
+        )
+        results[f"{name}-backwards={go_backwards}"] = [forward, trained]
+    print(json.dumps(results))
+    """
+)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_zoo_layers_equal_builtins_on_jax_backend():
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    differences = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(differences) == 3
+    for case, (forward, trained) in differences.items():
+        assert forward < 1e-5, case
+        assert trained < 1e-5, case
