@@ -53,51 +53,27 @@ def recurrent_layer(
 ) -> keras.layers.Layer:
     """A recurrent layer of cell `cell` ("lstm", "gru", ... any key of `zoo.layers.CELLS`).
 
-    impl="zoo" builds the zoo's layer: `zoo.layers.recurrent(cell, ...)` when the installed zoo
-    has it, else the zoo layer class of the same name as the Keras one (`zoo.layers.LSTM`,
-    `zoo.layers.GRU`); impl="keras" the built-in `keras.layers.LSTM` / `GRU` / `SimpleRNN`.
-    `cell_kwargs` go to the cell (initializers, dropout, `unit_forget_bias` for the LSTM, ...).
+    impl="zoo" builds the zoo's layer (`zoo.layers.recurrent`); impl="keras" the built-in
+    `keras.layers.LSTM` / `GRU` / `SimpleRNN`. `cell_kwargs` go to the cell (initializers,
+    dropout, `unit_forget_bias` for the LSTM, ...).
     """
     check_cell(cell, impl)
     layer_kwargs = {"return_sequences": return_sequences, "return_state": return_state}
     if name is not None:
         layer_kwargs["name"] = name
-    if impl == "zoo" and hasattr(zoo_layers, "recurrent"):
+    if impl == "zoo":
         return zoo_layers.recurrent(cell, units, **cell_kwargs, **layer_kwargs)
-    class_name, fixed = KERAS_EQUIVALENTS.get(cell, ("", {}))
-    module = keras.layers if impl == "keras" else zoo_layers
-    if not hasattr(module, class_name):
-        raise ValueError(f"cell: no {impl} layer for {cell!r} in this version of the zoo")
-    return getattr(module, class_name)(units, **fixed, **cell_kwargs, **layer_kwargs)
-
-
-def units_for_budget(cell: str, input_dim: int, budget: int) -> int:
-    """The width of one `cell` layer on `input_dim` inputs whose parameters best fit `budget`.
-
-    `zoo.layers.units_for_budget` when the installed zoo has it; else the largest width whose
-    `zoo.layers.count_params` does not exceed `budget` (at least 1).
-    """
-    if hasattr(zoo_layers, "units_for_budget"):
-        return zoo_layers.units_for_budget(cell, input_dim, budget)
-    low, high = 1, 1
-    while zoo_layers.count_params(cell, input_dim, high) <= budget:
-        low, high = high, high * 2
-    while high - low > 1:  # count(low) <= budget < count(high)
-        middle = (low + high) // 2
-        if zoo_layers.count_params(cell, input_dim, middle) <= budget:
-            low = middle
-        else:
-            high = middle
-    return low
+    class_name, fixed = KERAS_EQUIVALENTS[cell]
+    return getattr(keras.layers, class_name)(units, **fixed, **cell_kwargs, **layer_kwargs)
 
 
 def layer_widths(cell: str, units: int, layers: int, budget: str = "same_width") -> list[int]:
     """The width of each recurrent layer for `budget`.
 
     "same_width": `units` everywhere. "match:<other>" (e.g. "match:lstm"): layer i gets the
-    width whose parameter count best fits that of layer i of an `<other>` stack of `units`
-    (`units_for_budget`, with the input width of layer i being `units` for the first layer,
-    whose input is the embedding, and the previous layer's width after).
+    width whose parameter count is closest to that of layer i of an `<other>` stack of `units`
+    (`zoo.layers.units_for_budget`; the input width of the first layer is `units`, the
+    embedding's, and of each later layer the previous layer's width).
     """
     if budget == "same_width":
         return [units] * layers
@@ -109,7 +85,9 @@ def layer_widths(cell: str, units: int, layers: int, budget: str = "same_width")
     widths, input_dim = [], units
     for index in range(layers):
         target = zoo_layers.count_params(reference, units, units)
-        widths.append(units if cell == reference else units_for_budget(cell, input_dim, target))
+        widths.append(
+            units if cell == reference else zoo_layers.units_for_budget(cell, input_dim, target)
+        )
         input_dim = widths[index]
     return widths
 
@@ -144,13 +122,15 @@ class LanguageModel(keras.Model):
                 return default
             return keras.initializers.RandomUniform(-init_scale, init_scale)
 
+        cell_arguments = getattr(zoo_layers.CELLS[cell], "cell_arguments", ())
+
         def cell_kwargs() -> dict:  # fresh initializers per layer: a seeded one repeats itself
             kwargs = {
                 "kernel_initializer": init("glorot_uniform"),
                 "recurrent_initializer": init("orthogonal"),
                 "bias_initializer": init("zeros"),
             }
-            if cell == "lstm" and init_scale is not None:
+            if init_scale is not None and "unit_forget_bias" in cell_arguments:
                 kwargs["unit_forget_bias"] = False  # the paper: forget bias drawn like the rest
             return kwargs
 
