@@ -38,7 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, help="initial learning rate (the config's)")
     parser.add_argument("--data-dir", type=Path, help="folder holding ptb/, imdb/ or sst/")
     parser.add_argument("--out", type=Path, help="results JSON (default results/<run>.json)")
-    parser.add_argument("--checkpoint", type=Path, help="checkpoint file (default OUT.ckpt.npz)")
+    parser.add_argument(
+        "--checkpoint", type=Path, help="checkpoint file (default runs/<OUT name>.ckpt.npz)"
+    )
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     parser.add_argument("--log-dir", type=Path, help="TensorBoard log folder")
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
@@ -80,14 +82,15 @@ def run(args: argparse.Namespace) -> int:
 
     if args.cpu_replicas:
         common.split_cpu(args.cpu_replicas)
+    out = args.out or default_out(args)
     options = {
         "cell": args.cell,
         "impl": args.impl,
         "epochs": args.epochs,
         "lr": args.lr,
         "data_dir": args.data_dir,
-        "out": args.out or default_out(args),
-        "checkpoint": args.checkpoint,
+        "out": out,
+        "checkpoint": args.checkpoint or Path("runs") / f"{out.stem}.ckpt.npz",
         "resume": args.resume,
         "log_dir": args.log_dir,
         "seed": args.seed,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -206,7 +207,11 @@ def train_ptb(
         if verbose:
             print(f"Epoch {epoch + 1}/{settings['epochs']} (lr {learning_rate:.6g})")
         progress = keras.utils.Progbar(
-            len(train_x), verbose=verbose, unit_name="batch", stateful_metrics=PROGRESS_METRICS
+            len(train_x),
+            verbose=verbose,
+            interval=0.05 if sys.stdout.isatty() else 30.0,  # a log file: a line per 30 s
+            unit_name="batch",
+            stateful_metrics=PROGRESS_METRICS,
         )
         states, nats, started = zero_states(), 0.0, time.perf_counter()
         rate = tf.constant(learning_rate, dtype="float32")
