@@ -178,8 +178,10 @@ def test_cli_smoke_on_real_ptb(data_dir, tmp_path):
     """A few dozen SGD steps of the small config: perplexity far below the 10,000 words."""
     out = tmp_path / "smoke.json"
     code = main(["train", "ptb", "--data-dir", str(data_dir), "--epochs", "1",
-                 "--max-batches", "40", "--quiet", "--out", str(out)])  # fmt: skip
+                 "--max-batches", "40", "--quiet", "--out", str(out),
+                 "--checkpoint", str(tmp_path / "smoke.ckpt.npz")])  # fmt: skip
     assert code == 0
+    assert (tmp_path / "smoke.ckpt.npz").is_file()
     results = json.loads(out.read_text())
     assert results["params"] == 4_651_600 and results["settings"]["num_steps"] == 20
     assert results["epochs"][0]["valid_perplexity"] < 1500
