@@ -164,14 +164,12 @@ def train_ptb(
 
     def rows(array):
         """One (batch, T) array -> each replica's fixed slice of rows."""
-        return distribution.experimental_distribute_values_from_function(
-            lambda context: array[
-                context.replica_id_in_sync_group * local_rows : (
-                    context.replica_id_in_sync_group + 1
-                )
-                * local_rows
-            ]
-        )
+
+        def replica_rows(context):
+            start = context.replica_id_in_sync_group * local_rows
+            return array[start : start + local_rows]
+
+        return distribution.experimental_distribute_values_from_function(replica_rows)
 
     @tf.function
     def zero_states():
