@@ -8,7 +8,7 @@ the non-recurrent connections only; `lr` the SGD learning rate on the loss summe
 averaged over the batch, divided by `lr_decay` after each epoch past `decay_after`; `clip` the
 global gradient norm.
 
-`SENTIMENT` holds the classifier defaults for IMDB and SST-2 (Adam, early-stopping-free, a fixed
+`SENTIMENT` holds the classifier defaults for IMDB and SST-2 (Adam, no early stopping, a fixed
 number of epochs).
 """
 
