@@ -15,6 +15,7 @@ import sys
 
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("zoo.train", "Train a PTB language model or a sentiment classifier."),
     "compare": (
         "zoo.compare",
         "The GRU vs LSTM study: train cells at one parameter budget and compare.",

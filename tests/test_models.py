@@ -1,0 +1,121 @@
+"""The language model and the sentiment classifier: shapes, state carry, initialization,
+parameter budgets, impl parity and argument errors."""
+
+import keras
+import numpy as np
+import pytest
+
+import zoo.layers
+from zoo.models import configs, language_model, layer_widths, sentiment_classifier
+from zoo.models.language_model import KERAS_EQUIVALENTS
+
+TINY = {"base": "small", "units": 12, "layers": 2, "num_steps": 6, "batch_size": 3}
+
+
+def tokens(batch=3, steps=6, vocab=50, seed=0):
+    return np.random.default_rng(seed).integers(0, vocab, (batch, steps)).astype("int32")
+
+
+@pytest.mark.parametrize("cell", sorted(zoo.layers.CELLS))
+def test_every_cell_builds_and_carries_state(cell):
+    model = language_model(cell, "zoo", TINY, vocab_size=50)
+    x = tokens()
+    logits, states = model(x)
+    assert logits.shape == (3, 6, 50)
+    assert len(states) == 2 and all(s.shape == (3, 12) for layer in states for s in layer)
+    first, carried = model(x[:, :4])
+    second, _ = model(x[:, 4:], carried)
+    np.testing.assert_allclose(np.concatenate([first, second], 1), logits, atol=1e-5)
+    restarted, _ = model(x[:, 4:])  # zero states: a different prediction
+    assert not np.allclose(restarted, second, atol=1e-4)
+
+
+def test_paper_initialization_uniform_everywhere_and_no_forget_bias():
+    model = language_model("lstm", "zoo", TINY, vocab_size=50)
+    for weight in model.trainable_weights:
+        values = np.asarray(weight)
+        assert np.abs(values).max() <= 0.1 and values.std() > 0.03, weight.path
+    assert model.recurrent[0].cell.unit_forget_bias is False
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "gru_v1", "rnn"])
+def test_zoo_and_keras_impls_compute_the_same(cell):
+    zoo_model = language_model(cell, "zoo", TINY, vocab_size=50)
+    keras_model = language_model(cell, "keras", TINY, vocab_size=50)
+    assert isinstance(keras_model.recurrent[0], getattr(keras.layers, KERAS_EQUIVALENTS[cell][0]))
+    keras_model.set_weights(zoo_model.get_weights())
+    np.testing.assert_allclose(zoo_model(tokens())[0], keras_model(tokens())[0], atol=1e-5)
+
+
+def test_budget_matching_sizes_gru_to_lstm_parameters():
+    lstm = language_model("lstm", "zoo", "small")
+    gru = language_model("gru", "zoo", "small", budget="match:lstm")
+    assert layer_widths("gru", 200, 2) == [200, 200]
+    assert gru.widths[0] > 200  # a GRU layer has ~3/4 of an LSTM layer's parameters
+    for layer, reference in zip(gru.recurrent, lstm.recurrent):
+        miss = abs(layer.count_params() - reference.count_params())
+        for other in (layer.cell.units - 1, layer.cell.units + 1):  # the closest width
+            count = zoo.layers.count_params("gru", layer.cell.input_dim, other)
+            assert miss <= abs(count - reference.count_params())
+
+
+def test_summary_prints_parameter_counts(capsys):
+    model = language_model("gru", "zoo", TINY, vocab_size=50, summary=True)
+    assert f"Total params: {model.count_params():,}" in capsys.readouterr().out
+
+
+def test_dropout_draws_a_fresh_mask_every_timestep():
+    model = language_model("lstm", "zoo", {**TINY, "dropout": 0.5}, vocab_size=50)
+    dropped = np.asarray(model.dropouts[0](np.ones((4, 6, 12)), training=True)) == 0
+    assert 0.3 < dropped.mean() < 0.7
+    assert any((dropped[:, t] != dropped[:, 0]).any() for t in range(1, 6))
+
+
+def test_learning_rate_schedules_of_the_paper():
+    small = [configs.lr_at(configs.PTB["small"], e) for e in range(7)]
+    assert small == [1, 1, 1, 1, 0.5, 0.25, 0.125]
+    medium = [configs.lr_at(configs.PTB["medium"], e) for e in range(7)]
+    assert medium[:6] == [1] * 6 and medium[6] == pytest.approx(1 / 1.2)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"cell": "tcn"}, "cell: expected one of"),
+        ({"impl": "torch"}, "impl: expected one of"),
+        ({"config": "huge"}, "config: expected one of"),
+        ({"config": {"base": "small", "width": 3}}, "config: unknown keys \\['width'\\]"),
+        ({"budget": "match:tcn"}, "budget: unknown cell"),
+        ({"budget": "half"}, "budget: expected"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        language_model(**{"config": TINY, "vocab_size": 50, **kwargs})
+
+
+def test_keras_impl_of_a_cell_without_builtin_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(zoo.layers.CELLS, "mystery", zoo.layers.LSTMCell)
+    assert "mystery" not in KERAS_EQUIVALENTS
+    with pytest.raises(ValueError, match="no built-in Keras layer"):
+        language_model("mystery", "keras", TINY, vocab_size=50)
+
+
+@pytest.mark.parametrize("impl", ["zoo", "keras"])
+def test_classifier_ignores_padding(impl):
+    model = sentiment_classifier("gru", impl, vocab_size=30, embedding_dim=8, units=6, layers=2)
+    short = model(np.array([[5, 6, 7, 0, 0]]))
+    long = model(np.array([[5, 6, 7, 0, 0, 0, 0, 0]]))
+    np.testing.assert_allclose(short, long, atol=1e-6)
+    assert short.shape == (1, 1)
+
+
+def test_classifier_bidirectional_doubles_the_recurrent_parameters():
+    one_way = sentiment_classifier(
+        "lstm", vocab_size=30, embedding_dim=8, units=6, bidirectional=False
+    )
+    both = sentiment_classifier("lstm", vocab_size=30, embedding_dim=8, units=6)
+    recurrent = zoo.layers.count_params("lstm", 8, 6)
+    assert both.count_params() - one_way.count_params() == recurrent + 6  # + Dense weights
+    with pytest.raises(ValueError, match="units: expected a positive integer"):
+        sentiment_classifier("lstm", units=0)

@@ -1,0 +1,251 @@
+"""Training runs: tiny PTB-like and IMDB-like fixtures, determinism, resume after SIGKILL,
+the NaN guard, MirroredStrategy on two logical CPUs, the CLI, and a real-PTB smoke run."""
+
+import gzip
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from zoo.cli import main
+from zoo.training import common
+from zoo.training.ptb import train_ptb
+from zoo.training.sentiment import train_sentiment
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {"base": "small", "units": 16, "num_steps": 5, "batch_size": 4, "decay_after": 2}
+RUN = {"config": TINY, "epochs": 3, "jit_compile": False, "verbose": 0}
+
+
+def write_tiny_ptb(folder: Path) -> Path:
+    """ptb.{train,valid,test}.txt from a 3-word grammar with a little noise (vocab 12)."""
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(10)]
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, lines in (("train", 600), ("valid", 40), ("test", 40)):
+        sentences = []
+        for _ in range(lines):
+            start = int(rng.integers(0, 8))
+            sentences.append(" " + " ".join(words[start : start + 3] + ["<unk>"]) + " ")
+        (folder / f"ptb.{split}.txt").write_text("\n".join(sentences) + "\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_ptb(tmp_path_factory) -> Path:
+    return write_tiny_ptb(tmp_path_factory.mktemp("ptb"))
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_ptb, tmp_path_factory) -> dict:
+    """An uninterrupted tiny run, seed 7."""
+    out = tmp_path_factory.mktemp("reference") / "run.json"
+    return train_ptb(data_dir=tiny_ptb, out=out, seed=7, **RUN)
+
+
+def test_tiny_run_learns_and_writes_its_results(reference, tmp_path):
+    perplexities = [epoch["valid_perplexity"] for epoch in reference["epochs"]]
+    assert perplexities[-1] < perplexities[0] < 12  # 12 = the vocabulary: a uniform guess
+    assert reference["test_perplexity"] < 6
+    assert [e["lr"] for e in reference["epochs"]] == [1.0, 1.0, 0.5]  # halved after epoch 2
+    assert all(e["words_per_second"] > 0 for e in reference["epochs"])
+
+
+def test_same_seed_gives_the_same_run(tiny_ptb, reference, tmp_path):
+    again = train_ptb(data_dir=tiny_ptb, seed=7, **RUN)
+    assert again["epochs"][-1]["valid_perplexity"] == reference["epochs"][-1]["valid_perplexity"]
+    assert again["test_perplexity"] == reference["test_perplexity"]
+    other = train_ptb(data_dir=tiny_ptb, seed=8, **{**RUN, "epochs": 1})
+    assert other["epochs"][0]["valid_perplexity"] != reference["epochs"][0]["valid_perplexity"]
+
+
+STALL = """
+import sys, time, keras
+from zoo.training.ptb import train_ptb
+
+class Stall(keras.callbacks.Callback):  # hangs in the middle of epoch 2
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+    def on_train_batch_end(self, step, logs=None):
+        if self.epoch == 1 and step == 2:
+            print("STALLED", flush=True)
+            time.sleep(600)
+
+train_ptb(data_dir=sys.argv[1], out=sys.argv[2], seed=7, callbacks=[Stall()], **{run})
+"""
+
+
+def test_resume_after_kill_matches_the_uninterrupted_run(tiny_ptb, reference, tmp_path):
+    out = tmp_path / "run.json"
+    script = STALL.format(run=repr(RUN))
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, str(tiny_ptb), str(out)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    try:
+        assert process.stdout.readline().strip() == "STALLED"
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+    checkpoint = Path(str(out) + ".ckpt.npz")
+    assert checkpoint.is_file() and not out.exists()
+    resumed = train_ptb(data_dir=tiny_ptb, out=out, seed=7, resume=True, **RUN)
+    assert [e["epoch"] for e in resumed["epochs"]] == [1, 2, 3]
+    for got, want in zip(resumed["epochs"], reference["epochs"]):
+        assert got["valid_perplexity"] == pytest.approx(want["valid_perplexity"], rel=1e-6)
+    assert resumed["test_perplexity"] == pytest.approx(reference["test_perplexity"], rel=1e-6)
+    assert json.loads(out.read_text())["test_perplexity"] == resumed["test_perplexity"]
+
+
+def test_resume_refuses_a_checkpoint_of_other_settings(tiny_ptb, tmp_path):
+    out = tmp_path / "run.json"
+    train_ptb(data_dir=tiny_ptb, out=out, seed=7, **{**RUN, "epochs": 1})
+    with pytest.raises(ValueError, match="--resume with different settings.*cell"):
+        train_ptb(data_dir=tiny_ptb, out=out, seed=7, resume=True, cell="gru", **RUN)
+
+
+class PoisonEpoch2(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 1:
+            weights = self.model.embedding.embeddings
+            weights.assign(np.full(weights.shape, np.nan, "float32"))
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny_ptb, tmp_path):
+    out = tmp_path / "run.json"
+    with pytest.raises(common.NonFiniteLossError, match="epoch 2, step 1.*last good checkpoint"):
+        train_ptb(data_dir=tiny_ptb, out=out, seed=7, callbacks=[PoisonEpoch2()], **RUN)
+    with np.load(str(out) + ".ckpt.npz") as saved:
+        assert json.loads(str(saved["meta"]))["next_epoch"] == 1
+        assert all(np.isfinite(saved[key]).all() for key in saved.files if key != "meta")
+    assert not out.exists()
+
+
+MIRRORED = """
+import json, sys
+from zoo.training import common
+common.split_cpu(2)
+from zoo.training.ptb import train_ptb
+runs = [train_ptb(data_dir=sys.argv[1], seed=7, strategy=s, **{run}) for s in sys.argv[2:]]
+print(json.dumps([[r["replicas"], r["epochs"], r["test_perplexity"]] for r in runs]))
+"""
+
+
+def test_mirrored_strategy_on_two_cpus_equals_one_device(tiny_ptb):
+    script = MIRRORED.format(run=repr({**RUN, "epochs": 2}))
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tiny_ptb), "default", "mirrored"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    (one, one_epochs, one_test), (two, two_epochs, two_test) = json.loads(
+        done.stdout.strip().splitlines()[-1]
+    )
+    assert (one, two) == (1, 2)
+    for a, b in zip(one_epochs, two_epochs):
+        assert a["valid_perplexity"] == pytest.approx(b["valid_perplexity"], rel=1e-4)
+        assert a["train_perplexity"] == pytest.approx(b["train_perplexity"], rel=1e-4)
+    assert one_test == pytest.approx(two_test, rel=1e-4)
+
+
+def test_cli_reports_bad_input_in_one_line(tiny_ptb, tmp_path, capsys):
+    code = main(["train", "ptb", "--cell", "tcn", "--data-dir", str(tiny_ptb), "--quiet",
+                 "--out", str(tmp_path / "x.json")])  # fmt: skip
+    assert code == 1
+    assert "zoo train: error: cell: expected one of" in capsys.readouterr().out
+    code = main(["train", "ptb", "--data-dir", str(tmp_path / "none"), "--quiet",
+                 "--out", str(tmp_path / "x.json")])  # fmt: skip
+    assert code == 1
+
+
+def test_cli_smoke_on_real_ptb(data_dir, tmp_path):
+    """A few dozen SGD steps of the small config: perplexity far below the 10,000 words."""
+    out = tmp_path / "smoke.json"
+    code = main(["train", "ptb", "--data-dir", str(data_dir), "--epochs", "1",
+                 "--max-batches", "40", "--quiet", "--out", str(out),
+                 "--checkpoint", str(tmp_path / "smoke.ckpt.npz")])  # fmt: skip
+    assert code == 0
+    assert (tmp_path / "smoke.ckpt.npz").is_file()
+    results = json.loads(out.read_text())
+    assert results["params"] == 4_651_600 and results["settings"]["num_steps"] == 20
+    assert results["epochs"][0]["valid_perplexity"] < 1500
+    assert results["test_perplexity"] < 1500
+
+
+def write_tiny_imdb(folder: Path) -> Path:
+    """train/test.jsonl.gz: 'good'/'bad' reviews with filler words, 80 / 40 examples."""
+    rng = np.random.default_rng(0)
+    filler = ["the", "film", "was", "plot", "actor", "scene", "and", "a"]
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, count in (("train", 80), ("test", 40)):
+        with gzip.open(folder / f"{split}.jsonl.gz", "wt", encoding="utf-8") as stream:
+            for index in range(count):
+                label = index % 2
+                words = list(rng.choice(filler, 6)) + [("bad", "good")[label]]
+                rng.shuffle(words)
+                stream.write(json.dumps({"text": " ".join(words), "label": label}) + "\n")
+    return folder
+
+
+SENTIMENT = {
+    "config": {
+        "vocab_size": 20,
+        "max_len": 8,
+        "embedding_dim": 8,
+        "units": 8,
+        "batch_size": 8,
+        "lr": 0.02,
+    },  # fmt: skip
+    "jit_compile": False,
+    "verbose": 0,
+}
+
+
+def test_sentiment_learns_and_resumes_exactly(tmp_path):
+    data = write_tiny_imdb(tmp_path / "imdb")
+    full = train_sentiment("imdb", "gru", data_dir=data, seed=3, epochs=3, **SENTIMENT)
+    assert full["test_accuracy"] > 0.9 and full["epochs_run"] == 3
+    assert full["train_examples"] == 72 and full["examples_per_second"] > 0
+    out = tmp_path / "imdb.json"
+    train_sentiment("imdb", "gru", data_dir=data, seed=3, epochs=1, out=out, **SENTIMENT)
+    resumed = train_sentiment(
+        "imdb", "gru", data_dir=data, seed=3, epochs=3, out=out, resume=True, **SENTIMENT
+    )
+    for got, want in zip(resumed["epochs"], full["epochs"]):
+        assert got["valid_loss"] == pytest.approx(want["valid_loss"], rel=1e-5)
+    assert resumed["test_accuracy"] == full["test_accuracy"]
+    assert math.isfinite(json.loads(out.read_text())["epochs"][-1]["loss"])
+
+
+def test_only_the_chief_writes_in_a_multi_worker_cluster():
+    import tensorflow as tf
+
+    def strategy(cluster, task_type, task_id):
+        resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
+            tf.train.ClusterSpec(cluster), task_type=task_type, task_id=task_id
+        )
+        return type("Strategy", (), {"cluster_resolver": resolver})()
+
+    workers = {"worker": ["host0:2222", "host1:2222"]}
+    assert common.is_chief(strategy(workers, "worker", 0))
+    assert not common.is_chief(strategy(workers, "worker", 1))
+    with_chief = {"chief": ["host9:2222"], **workers}
+    assert common.is_chief(strategy(with_chief, "chief", 0))
+    assert not common.is_chief(strategy(with_chief, "worker", 0))
+    assert common.is_chief(tf.distribute.get_strategy())

@@ -1,0 +1,12 @@
+"""The zoo's models: the PTB language model and the sentiment classifier."""
+
+from zoo.models.classifier import sentiment_classifier
+from zoo.models.language_model import LanguageModel, language_model, layer_widths, recurrent_layer
+
+__all__ = [
+    "LanguageModel",
+    "language_model",
+    "layer_widths",
+    "recurrent_layer",
+    "sentiment_classifier",
+]

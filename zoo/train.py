@@ -1,0 +1,118 @@
+"""`zoo train`: train a PTB language model or an IMDB / SST-2 sentiment classifier.
+
+    zoo train ptb --cell lstm --impl zoo --config small --data-dir ../shared/data \\
+        --out results/ptb_small_lstm_zoo.json
+    zoo train ptb --cell gru --budget match:lstm --lr 0.5 --out results/ptb_small_gru_zoo_match.json
+    zoo train imdb --cell gru --epochs 4 --data-dir ../shared/data --out results/imdb_gru_zoo.json
+    zoo train ptb ... --resume          # continue an interrupted run from its last epoch
+
+The work is done by `zoo.training.ptb.train_ptb` and `zoo.training.sentiment.train_sentiment`;
+this module parses the options and reports errors in one line. TensorFlow is imported only
+inside `run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+TASKS = ("ptb", "imdb", "sst2")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `zoo train`."""
+    parser.add_argument("task", choices=TASKS, help="ptb (language model), imdb or sst2")
+    parser.add_argument("--cell", default="lstm", help="a name of zoo.layers.CELLS (lstm)")
+    parser.add_argument("--impl", default="zoo", choices=("zoo", "keras"), help="(zoo)")
+    parser.add_argument(
+        "--config",
+        default="small",
+        help="ptb: small, medium or large (Zaremba et al. 2014) (small)",
+    )
+    parser.add_argument(
+        "--budget",
+        default="same_width",
+        help="ptb: same_width, or match:lstm to size the cell to the LSTM's parameter count",
+    )
+    parser.add_argument("--epochs", type=int, help="number of epochs (the config's)")
+    parser.add_argument("--lr", type=float, help="initial learning rate (the config's)")
+    parser.add_argument("--data-dir", type=Path, help="folder holding ptb/, imdb/ or sst/")
+    parser.add_argument("--out", type=Path, help="results JSON (default results/<run>.json)")
+    parser.add_argument(
+        "--checkpoint", type=Path, help="checkpoint file (default runs/<OUT name>.ckpt.npz)"
+    )
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    parser.add_argument("--log-dir", type=Path, help="TensorBoard log folder")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    parser.add_argument(
+        "--strategy",
+        default="default",
+        choices=("default", "mirrored", "multiworker"),
+        help="tf.distribute strategy; multiworker reads the cluster from $TF_CONFIG",
+    )
+    parser.add_argument(
+        "--cpu-replicas",
+        type=int,
+        help="split the CPU into this many logical devices (to try --strategy mirrored on CPU)",
+    )
+    parser.add_argument(
+        "--jit-compile",
+        choices=("true", "false"),
+        default="false",
+        help="compile the train step with XLA (false: measured faster on CPU for PTB small)",
+    )
+    parser.add_argument("--max-batches", type=int, help="at most N batches per split (smoke)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+
+def default_out(args: argparse.Namespace) -> Path:
+    """results/ptb_<config>_<cell>_<impl>[_<budget>].json or results/<task>_<cell>_<impl>.json"""
+    if args.task == "ptb":
+        variant = "" if args.budget == "same_width" else "_" + args.budget.replace(":", "_")
+        return Path("results") / f"ptb_{args.config}_{args.cell}_{args.impl}{variant}.json"
+    return Path("results") / f"{args.task}_{args.cell}_{args.impl}.json"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train as `args` says; 0 on success, 1 when training diverged or an input was wrong."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from zoo.training import common
+
+    if args.cpu_replicas:
+        common.split_cpu(args.cpu_replicas)
+    out = args.out or default_out(args)
+    options = {
+        "cell": args.cell,
+        "impl": args.impl,
+        "epochs": args.epochs,
+        "lr": args.lr,
+        "data_dir": args.data_dir,
+        "out": out,
+        "checkpoint": args.checkpoint or Path("runs") / f"{out.stem}.ckpt.npz",
+        "resume": args.resume,
+        "log_dir": args.log_dir,
+        "seed": args.seed,
+        "strategy": args.strategy,
+        "jit_compile": args.jit_compile == "true",
+        "max_batches": args.max_batches,
+        "verbose": 0 if args.quiet else 1,
+    }
+    try:
+        if args.task == "ptb":
+            from zoo.training.ptb import train_ptb
+
+            train_ptb(config=args.config, budget=args.budget, **options)
+        else:
+            from zoo.training.sentiment import train_sentiment
+
+            train_sentiment(args.task, **options)
+    except common.NonFiniteLossError as error:
+        print(f"zoo train: {error}")
+        return 1
+    except (ValueError, FileNotFoundError) as error:
+        print(f"zoo train: error: {error}")
+        return 1
+    print(f"Results written to {options['out']}")
+    return 0

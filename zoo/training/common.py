@@ -1,0 +1,158 @@
+"""What every training run shares: seeds, strategies, checkpoints, result files, the NaN guard.
+
+A checkpoint is one `.npz` file written at each epoch end (to a temporary name, then
+`os.replace`, so a kill leaves either the previous or the new file, never half of one). It holds
+every model variable (weights and the dropout layers' seed-generator states), every optimizer
+variable (iterations, moments) and a JSON `meta` entry: the index of the next epoch, the
+per-epoch history and the run's settings. Resuming assigns them all back, so the resumed run
+draws the same dropout masks and makes the same updates as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+STRATEGIES = ("default", "mirrored", "multiworker")
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def check_finite(loss: float, epoch: int, step: int, checkpoint: str | os.PathLike) -> None:
+    """Raise NonFiniteLossError naming the epoch (1-based), step and kept checkpoint."""
+    if not math.isfinite(loss):
+        kept = (
+            f"the last good checkpoint {checkpoint} is kept"
+            if Path(checkpoint).is_file()
+            else f"no checkpoint was written yet ({checkpoint})"
+        )
+        raise NonFiniteLossError(
+            f"training loss is {loss} at epoch {epoch}, step {step}: stopping; {kept}. "
+            "Lower the learning rate (--lr) or the clipping norm."
+        )
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and the backend, and make TensorFlow's ops deterministic."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def split_cpu(replicas: int) -> None:
+    """Split the CPU into `replicas` logical devices (before TensorFlow initializes), so
+    MirroredStrategy can be tried on a machine without accelerators."""
+    import tensorflow as tf
+
+    if replicas < 1:
+        raise ValueError(f"cpu_replicas: expected a positive integer, got {replicas!r}")
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(replicas)]
+    )
+
+
+def make_strategy(name: str):
+    """`tf.distribute` strategy `name`: "default" (one device), "mirrored" (every local GPU,
+    else every logical CPU; see `split_cpu`) or "multiworker" (`MultiWorkerMirroredStrategy`:
+    every worker of the cluster in `$TF_CONFIG`, each with its local GPUs or its CPU)."""
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
+        return tf.distribute.MirroredStrategy(devices)
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"strategy: expected one of {STRATEGIES}, got {name!r}")
+
+
+def is_chief(distribution) -> bool:
+    """Whether this process writes results and checkpoints: always, except on the workers of a
+    multi-worker cluster other than the chief (task "chief", else "worker" 0)."""
+    resolver = getattr(distribution, "cluster_resolver", None)
+    cluster = resolver.cluster_spec().as_dict() if resolver is not None else {}
+    if not cluster:
+        return True
+    if "chief" in cluster:
+        return resolver.task_type == "chief"
+    return resolver.task_type == "worker" and resolver.task_id == 0
+
+
+def _arrays(variables: Iterable, prefix: str) -> dict[str, np.ndarray]:
+    return {f"{prefix}/{index}": np.asarray(v.numpy()) for index, v in enumerate(variables)}
+
+
+def save_checkpoint(path: str | os.PathLike, model, optimizer_variables: list, meta: dict) -> None:
+    """Write model variables, optimizer variables and `meta` (JSON) to `path` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp.npz")
+    arrays = {**_arrays(model.variables, "model"), **_arrays(optimizer_variables, "optimizer")}
+    np.savez(temporary, meta=np.asarray(json.dumps(meta)), **arrays)
+    os.replace(temporary, path)
+
+
+def load_checkpoint(
+    path: str | os.PathLike, model, optimizer_variables: list, settings: dict
+) -> dict:
+    """Assign the variables saved by `save_checkpoint` and return its `meta`.
+
+    Raises ValueError naming `path` when the checkpoint's settings differ from `settings`
+    (`epochs` may differ: a run can be extended) or its variables do not fit the model.
+    """
+    with np.load(path) as data:
+        meta = json.loads(str(data["meta"]))
+        check_resume(meta, settings, path)
+        for prefix, variables in (("model", model.variables), ("optimizer", optimizer_variables)):
+            saved = sorted((k for k in data.files if k.startswith(prefix + "/")), key=_index)
+            if len(saved) != len(variables):
+                raise ValueError(
+                    f"{path}: holds {len(saved)} {prefix} variables, the run has "
+                    f"{len(variables)}; was it written by another model or config?"
+                )
+            for key, variable in zip(saved, variables):
+                if tuple(data[key].shape) != tuple(variable.shape):
+                    raise ValueError(
+                        f"{path}: {prefix} variable {variable.path} has shape "
+                        f"{tuple(variable.shape)}, the checkpoint {data[key].shape}"
+                    )
+                variable.assign(data[key])
+    return meta
+
+
+def _index(key: str) -> int:
+    return int(key.rsplit("/", 1)[1])
+
+
+def write_json(path: str | os.PathLike, data: dict[str, Any]) -> None:
+    """Write `data` as indented JSON to `path` atomically (temporary file, then os.replace)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def check_resume(meta: dict, settings: dict, path: str | os.PathLike) -> None:
+    """Raise ValueError when a checkpoint's settings differ from the run being resumed."""
+    changed = {
+        key: (meta["settings"].get(key), value)
+        for key, value in settings.items()
+        if key not in ("epochs",) and meta["settings"].get(key) != value
+    }
+    if changed:
+        details = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
+        raise ValueError(f"{path}: --resume with different settings ({details})")

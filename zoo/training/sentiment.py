@@ -1,0 +1,256 @@
+"""Train a binary sentiment classifier on IMDB or SST-2 with `model.fit`.
+
+Adam on the mean binary cross-entropy (from the logit), gradients clipped to global norm `clip`.
+Accuracy thresholds the logit at 0 (probability 0.5). Each epoch visits the training examples in
+a permutation drawn from (seed, epoch), so a resumed run sees the same batches as an
+uninterrupted one. Examples/s counts training examples per second of the training part of the
+epoch (validation excluded).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zoo.models import configs
+from zoo.training import common
+
+DATASETS = ("imdb", "sst2")
+
+
+def train_sentiment(
+    dataset: str = "imdb",
+    cell: str = "lstm",
+    impl: str = "zoo",
+    config: dict | None = None,
+    epochs: int | None = None,
+    lr: float | None = None,
+    data_dir: str | os.PathLike | None = None,
+    out: str | os.PathLike | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
+    log_dir: str | os.PathLike | None = None,
+    seed: int = 0,
+    strategy: str = "default",
+    jit_compile: bool = False,
+    max_batches: int | None = None,
+    callbacks: list | None = None,
+    verbose: int = 1,
+) -> dict[str, Any]:
+    """Train `cell` on `dataset` ("imdb" or "sst2") and return (and write) the results.
+
+    Args:
+        dataset: "imdb" (22,500 train / 2,500 validation carved from train / 25,000 test) or
+            "sst2" (see `zoo.data.sst2.datasets`; test from the treebank when present).
+        cell, impl: as in `zoo.models.sentiment_classifier`.
+        config: overrides of `zoo.models.configs.SENTIMENT[dataset]` (vocab_size, max_len,
+            embedding_dim, units, layers, bidirectional, dropout, batch_size, lr, epochs, clip).
+        epochs, lr: shortcuts overriding the config's.
+        data_dir: the dataset's folder, or its parent (`<data_dir>/imdb`, `<data_dir>/sst`).
+        out, checkpoint, resume, log_dir, seed, strategy, jit_compile, max_batches, callbacks,
+        verbose: as in `zoo.training.ptb.train_ptb` (`log_dir` gets Keras's TensorBoard logs).
+
+    Returns:
+        Results: settings, parameter count, per-epoch history (loss, accuracy, validation
+        loss and accuracy, seconds, examples/s), `valid_accuracy`, `test_accuracy` (None when
+        the source has no labelled test split).
+
+    Raises:
+        NonFiniteLossError: the loss became NaN/Inf (the last good checkpoint is kept).
+    """
+    from zoo.models import sentiment_classifier
+    from zoo.models.language_model import check_cell
+
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset: expected one of {DATASETS}, got {dataset!r}")
+    check_cell(cell, impl)
+    settings = configs.resolve(configs.SENTIMENT, {"base": dataset, **(config or {})})
+    if epochs is not None:
+        settings["epochs"] = epochs
+    if lr is not None:
+        settings["lr"] = lr
+    if checkpoint is None and out is not None:
+        checkpoint = str(out) + ".ckpt.npz"
+    common.set_seed(seed)
+    distribution = common.make_strategy(strategy)
+    writes = common.is_chief(distribution)  # other workers read the chief's checkpoint only
+    if not writes:
+        out = None
+    data = load_data(dataset, data_dir, settings, seed)
+    train_x, train_y = _arrays(data.train)
+    validation, test = data.validation, data.test
+    if max_batches is not None:
+        train_x = train_x[: max_batches * settings["batch_size"]]
+        train_y = train_y[: max_batches * settings["batch_size"]]
+        validation = validation.take(max_batches)
+        test = None if test is None else test.take(max_batches)
+
+    with distribution.scope():
+        model = sentiment_classifier(
+            cell,
+            impl,
+            vocab_size=settings["vocab_size"],
+            embedding_dim=settings["embedding_dim"],
+            units=settings["units"],
+            layers=settings["layers"],
+            bidirectional=settings["bidirectional"],
+            dropout=settings["dropout"],
+            summary=verbose > 0,
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(settings["lr"], global_clipnorm=settings["clip"]),
+            loss=keras.losses.BinaryCrossentropy(from_logits=True),
+            metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
+            jit_compile=jit_compile,
+        )
+        model.optimizer.build(model.trainable_variables)
+
+    run_settings = {"dataset": dataset, "cell": cell, "impl": impl, "seed": seed, **settings}
+    history: list[dict] = []
+    start_epoch = 0
+    if resume and checkpoint is not None and Path(checkpoint).is_file():
+        meta = common.load_checkpoint(checkpoint, model, model.optimizer.variables, run_settings)
+        start_epoch, history = meta["next_epoch"], meta["history"]
+        if verbose:
+            print(f"Resuming from {checkpoint} at epoch {start_epoch + 1}")
+    elif resume and verbose:
+        print(f"No checkpoint at {checkpoint}: starting from epoch 1")
+
+    recorder = EpochRecorder(len(train_x), history, checkpoint if writes else None, run_settings)
+    extra = [keras.callbacks.TensorBoard(str(log_dir))] if log_dir else []
+    steps = math.ceil(len(train_x) / settings["batch_size"])
+    if start_epoch < settings["epochs"]:
+        model.fit(
+            _epoch_batches(train_x, train_y, settings, seed, start_epoch),
+            epochs=settings["epochs"],
+            initial_epoch=start_epoch,
+            steps_per_epoch=steps,
+            validation_data=validation,
+            callbacks=[recorder, *extra, *(callbacks or [])],
+            shuffle=False,  # each epoch's permutation is in the data already
+            verbose=verbose,
+        )
+    test_accuracy = None
+    if test is not None:
+        test_accuracy = float(model.evaluate(test, verbose=verbose, return_dict=True)["accuracy"])
+    results = {
+        "task": dataset,
+        "cell": cell,
+        "impl": impl,
+        "settings": settings,
+        "params": model.count_params(),
+        "seed": seed,
+        "strategy": strategy,
+        "replicas": distribution.num_replicas_in_sync,
+        "jit_compile": jit_compile,
+        "max_batches": max_batches,
+        "train_examples": len(train_x),
+        "epochs": history,
+        "epochs_run": len(history),
+        "valid_accuracy": history[-1]["valid_accuracy"] if history else None,
+        "test_accuracy": test_accuracy,
+        "wall_seconds": sum(r["epoch_seconds"] for r in history),
+        "examples_per_second": float(np.mean([r["examples_per_second"] for r in history]))
+        if history
+        else None,
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
+    }
+    if verbose:
+        print(f"Test accuracy {test_accuracy} (valid {results['valid_accuracy']})")
+    if out is not None:
+        common.write_json(out, results)
+    return results
+
+
+def load_data(dataset: str, data_dir: str | os.PathLike | None, settings: dict, seed: int):
+    """`zoo.data.<dataset>.datasets(...)` with the config's vocabulary, length and batch size.
+
+    `data_dir` may be the dataset's own folder or the folder above it (like --data-dir for PTB).
+    """
+    from zoo.data import imdb, sst2
+
+    module, folder = (imdb, "imdb") if dataset == "imdb" else (sst2, "sst")
+    if data_dir is not None and (Path(data_dir) / folder).is_dir():
+        data_dir = Path(data_dir) / folder
+    return module.datasets(
+        data_dir,
+        vocab_size=settings["vocab_size"],
+        max_len=settings["max_len"],
+        batch_size=settings["batch_size"],
+        seed=seed,
+    )
+
+
+def _arrays(batches) -> tuple[np.ndarray, np.ndarray]:
+    """All (ids, labels) of a batched dataset as two NumPy arrays, int32."""
+    ids, labels = zip(*((x.numpy(), y.numpy()) for x, y in batches))
+    return np.concatenate(ids).astype(np.int32), np.concatenate(labels).astype(np.int32)
+
+
+def _epoch_batches(x: np.ndarray, y: np.ndarray, settings: dict, seed: int, start_epoch: int):
+    """Batches of epochs start_epoch.. in a permutation drawn from (seed, epoch) each epoch."""
+    orders = [
+        np.random.default_rng([seed, epoch]).permutation(len(x))
+        for epoch in range(start_epoch, settings["epochs"])
+    ]
+    ids, labels = tf.constant(x), tf.constant(y)
+    batches = None
+    for order in orders:
+        epoch = tf.data.Dataset.from_tensor_slices(order).batch(settings["batch_size"])
+        batches = epoch if batches is None else batches.concatenate(epoch)
+    gather = lambda index: (tf.gather(ids, index), tf.gather(labels, index))  # noqa: E731
+    return batches.map(gather).prefetch(2)
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Per-epoch record into `history`, NaN guard on every batch, checkpoint at every epoch end.
+
+    Args:
+        examples: training examples per epoch (for examples/s).
+        history: list the records are appended to (resumed runs pass the saved one).
+        checkpoint: checkpoint path, or None.
+        run_settings: saved with the checkpoint, checked on resume.
+    """
+
+    def __init__(self, examples: int, history: list, checkpoint, run_settings: dict):
+        super().__init__()
+        self.examples, self.history = examples, history
+        self.checkpoint, self.run_settings = checkpoint, run_settings
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch, self.started, self.validation_seconds = epoch, time.perf_counter(), 0.0
+
+    def on_train_batch_end(self, batch, logs=None):
+        common.check_finite(float(logs["loss"]), self.epoch + 1, batch + 1, self.checkpoint)
+
+    def on_test_begin(self, logs=None):
+        self.validation_started = time.perf_counter()
+
+    def on_test_end(self, logs=None):
+        self.validation_seconds += time.perf_counter() - self.validation_started
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self.started
+        record = {
+            "epoch": epoch + 1,
+            "loss": float(logs["loss"]),
+            "accuracy": float(logs["accuracy"]),
+            "valid_loss": float(logs["val_loss"]),
+            "valid_accuracy": float(logs["val_accuracy"]),
+            "epoch_seconds": seconds,
+            "examples_per_second": self.examples / (seconds - self.validation_seconds),
+        }
+        common.check_finite(record["valid_loss"], epoch + 1, 0, self.checkpoint)
+        self.history.append(record)
+        if self.checkpoint is not None:
+            meta = {"next_epoch": epoch + 1, "history": self.history, "settings": self.run_settings}
+            common.save_checkpoint(
+                self.checkpoint, self.model, self.model.optimizer.variables, meta
+            )
