@@ -13,6 +13,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from zoo.cli import main
 from zoo.training import common
@@ -174,12 +175,46 @@ def test_cli_reports_bad_input_in_one_line(tiny_ptb, tmp_path, capsys):
     assert code == 1
 
 
+def hparams_logged(log_dir: Path) -> dict:
+    """{hparam name: value} of the HParams session summary in `log_dir`'s event files."""
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    found = {}
+    for path in log_dir.glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name != "hparams":
+                    continue
+                data = plugin_data_pb2.HParamsPluginData.FromString(
+                    value.metadata.plugin_data.content
+                )
+                for name, hparam in data.session_start_info.hparams.items():
+                    found[name] = hparam.WhichOneof("kind") and getattr(
+                        hparam, hparam.WhichOneof("kind")
+                    )
+    return found
+
+
+def test_cli_run_logs_its_hparams_for_tensorboard(data_dir, tmp_path):
+    log_dir = tmp_path / "logs"
+    code = main(["train", "ptb", "--data-dir", str(data_dir), "--epochs", "1",
+                 "--max-batches", "2", "--quiet", "--seed", "3",
+                 "--out", str(tmp_path / "r.json"), "--checkpoint", str(tmp_path / "r.ckpt.npz"),
+                 "--log-dir", str(log_dir)])  # fmt: skip
+    assert code == 0
+    hparams = hparams_logged(log_dir)
+    assert hparams["cell"] == "lstm" and hparams["impl"] == "zoo" and hparams["config"] == "small"
+    assert hparams["units"] == "200,200" and hparams["params"] == 4_651_600
+    assert hparams["seed"] == 3 and hparams["task"] == "ptb"
+
+
 def test_cli_smoke_on_real_ptb(data_dir, tmp_path):
     """A few dozen SGD steps of the small config: perplexity far below the 10,000 words."""
     out = tmp_path / "smoke.json"
     code = main(["train", "ptb", "--data-dir", str(data_dir), "--epochs", "1",
                  "--max-batches", "40", "--quiet", "--out", str(out),
-                 "--checkpoint", str(tmp_path / "smoke.ckpt.npz")])  # fmt: skip
+                 "--checkpoint", str(tmp_path / "smoke.ckpt.npz"),
+                 "--log-dir", str(tmp_path / "logs")])  # fmt: skip
     assert code == 0
     assert (tmp_path / "smoke.ckpt.npz").is_file()
     results = json.loads(out.read_text())

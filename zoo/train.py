@@ -42,7 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--checkpoint", type=Path, help="checkpoint file (default runs/<OUT name>.ckpt.npz)"
     )
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint")
-    parser.add_argument("--log-dir", type=Path, help="TensorBoard log folder")
+    parser.add_argument(
+        "--log-dir", type=Path, help="TensorBoard log folder (default: runs/<out name>)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
     parser.add_argument(
         "--strategy",
@@ -92,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         "out": out,
         "checkpoint": args.checkpoint or Path("runs") / f"{out.stem}.ckpt.npz",
         "resume": args.resume,
-        "log_dir": args.log_dir,
+        "log_dir": args.log_dir or Path("runs") / out.stem,
         "seed": args.seed,
         "strategy": args.strategy,
         "jit_compile": args.jit_compile == "true",
@@ -103,16 +105,43 @@ def run(args: argparse.Namespace) -> int:
         if args.task == "ptb":
             from zoo.training.ptb import train_ptb
 
-            train_ptb(config=args.config, budget=args.budget, **options)
+            results = train_ptb(config=args.config, budget=args.budget, **options)
         else:
             from zoo.training.sentiment import train_sentiment
 
-            train_sentiment(args.task, **options)
+            results = train_sentiment(args.task, **options)
     except common.NonFiniteLossError as error:
         print(f"zoo train: {error}")
         return 1
     except (ValueError, FileNotFoundError) as error:
         print(f"zoo train: error: {error}")
         return 1
-    print(f"Results written to {options['out']}")
+    log_run_hparams(options["log_dir"], results, args.config if args.task == "ptb" else "default")
+    print(f"Results written to {options['out']}; TensorBoard logs in {options['log_dir']}")
     return 0
+
+
+def log_run_hparams(log_dir: Path, results: dict, config: str) -> None:
+    """The run's hyperparameters and final metrics, for TensorBoard's HParams dashboard.
+
+    The same names for every task, so runs line up in one table: task, cell, impl, units (the
+    recurrent widths, e.g. "241,227"), params, config, seed, lr; metrics: the final valid and
+    test perplexity (PTB) or accuracy (sentiment).
+    """
+    from zoo.callbacks import log_hparams
+
+    settings = results["settings"]
+    widths = results.get("widths") or [settings["units"]] * settings.get("layers", 1)
+    hparams = {
+        "task": results["task"],
+        "cell": results["cell"],
+        "impl": results["impl"],
+        "units": ",".join(str(width) for width in widths),
+        "params": results["params"],
+        "config": config,
+        "seed": results["seed"],
+        "lr": settings["lr"],
+    }
+    metric_names = ("valid_perplexity", "test_perplexity", "valid_accuracy", "test_accuracy")
+    metrics = {name: results[name] for name in metric_names if results.get(name) is not None}
+    log_hparams(log_dir, hparams, metrics)
