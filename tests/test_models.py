@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 import zoo.layers
-from zoo.models import configs, language_model, layer_widths, sentiment_classifier
+from zoo.models import (
+    configs,
+    inference_model,
+    language_model,
+    layer_widths,
+    sentiment_classifier,
+)
 from zoo.models.language_model import KERAS_EQUIVALENTS
 
 TINY = {"base": "small", "units": 12, "layers": 2, "num_steps": 6, "batch_size": 3}
@@ -119,3 +125,18 @@ def test_classifier_bidirectional_doubles_the_recurrent_parameters():
     assert both.count_params() - one_way.count_params() == recurrent + 6  # + Dense weights
     with pytest.raises(ValueError, match="units: expected a positive integer"):
         sentiment_classifier("lstm", units=0)
+
+
+@pytest.mark.parametrize("cell,impl", [("lstm", "zoo"), ("gru", "zoo"), ("lstm", "keras")])
+def test_inference_model_computes_the_same_and_round_trips(cell, impl, tmp_path):
+    config = {"base": "small", "units": 12, "num_steps": 6, "dropout": 0.5}
+    model = language_model(cell, impl, config, vocab_size=30, budget="same_width")
+    tokens = np.random.default_rng(0).integers(0, 30, (3, 9)).astype("int32")
+    want = keras.ops.convert_to_numpy(model(tokens)[0])
+    copy = inference_model(model)
+    assert [layer.__class__.__name__ for layer in copy.layers][0] == "Embedding"
+    assert copy.count_params() == model.count_params()
+    np.testing.assert_allclose(copy.predict(tokens, verbose=0), want, atol=1e-6)
+    copy.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
+    np.testing.assert_allclose(loaded.predict(tokens, verbose=0), want, atol=1e-6)

@@ -16,6 +16,7 @@ import pytest
 import tensorflow as tf
 
 from zoo.cli import main
+from zoo.data import ptb
 from zoo.training import common
 from zoo.training.ptb import train_ptb
 from zoo.training.sentiment import train_sentiment
@@ -57,6 +58,23 @@ def test_tiny_run_learns_and_writes_its_results(reference, tmp_path):
     assert reference["test_perplexity"] < 6
     assert [e["lr"] for e in reference["epochs"]] == [1.0, 1.0, 0.5]  # halved after epoch 2
     assert all(e["words_per_second"] > 0 for e in reference["epochs"])
+
+
+def test_run_dir_holds_the_model_and_vocabulary_for_zoo_export(tiny_ptb, reference, tmp_path):
+    run_dir = tmp_path / "run"
+    results = train_ptb(data_dir=tiny_ptb, seed=7, log_dir=run_dir, **RUN)
+    assert results["test_perplexity"] == pytest.approx(reference["test_perplexity"], rel=1e-5)
+    corpus = ptb.load(tiny_ptb)
+    assert (run_dir / "vocab.txt").read_text().splitlines() == corpus.vocab
+    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    # each row of the test stream read whole from zero states = the carried-state evaluation
+    inputs, targets = ptb.batches(corpus.test, 4, 5)
+    rows, next_words = np.concatenate(list(inputs), axis=1), np.concatenate(list(targets), axis=1)
+    logits = model.predict(rows, verbose=0)
+    nats = keras.losses.sparse_categorical_crossentropy(next_words, logits, from_logits=True)
+    assert math.exp(float(np.mean(nats))) == pytest.approx(results["test_perplexity"], rel=1e-4)
+    code = main(["export", str(run_dir), "--out", str(tmp_path / "served")])
+    assert code == 0 and (tmp_path / "served" / "saved_model.pb").is_file()
 
 
 def test_same_seed_gives_the_same_run(tiny_ptb, reference, tmp_path):
@@ -266,6 +284,17 @@ def test_sentiment_learns_and_resumes_exactly(tmp_path):
         assert got["valid_loss"] == pytest.approx(want["valid_loss"], rel=1e-5)
     assert resumed["test_accuracy"] == full["test_accuracy"]
     assert math.isfinite(json.loads(out.read_text())["epochs"][-1]["loss"])
+
+
+def test_sentiment_run_dir_exports_a_model_that_reads_raw_text(tmp_path):
+    data = write_tiny_imdb(tmp_path / "imdb")
+    run_dir = tmp_path / "run"
+    train_sentiment("imdb", "lstm", data_dir=data, seed=3, epochs=3, log_dir=run_dir, **SENTIMENT)
+    assert (run_dir / "model.keras").is_file() and (run_dir / "vectorizer.json").is_file()
+    assert main(["export", str(run_dir), "--out", str(tmp_path / "served")]) == 0
+    served = tf.saved_model.load(str(tmp_path / "served")).signatures["serving_default"]
+    probability = served(text=tf.constant(["a good film", "a bad film"]))["probability"].numpy()
+    assert probability[0] > 0.5 > probability[1]
 
 
 def test_only_the_chief_writes_in_a_multi_worker_cluster():

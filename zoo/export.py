@@ -165,7 +165,10 @@ def save_vectorizer(vectorizer, path: str | Path) -> None:
         "layer": keras.saving.serialize_keras_object(vectorizer),
         "vocabulary": [str(token) for token in vectorizer.get_vocabulary()],
     }
-    Path(path).write_text(json.dumps(data) + "\n", encoding="utf-8")
+    path = Path(path)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(data) + "\n", encoding="utf-8")
+    temporary.replace(path)
 
 
 def load_vectorizer(path: str | Path):

@@ -1,10 +1,17 @@
 """The zoo's models: the PTB language model and the sentiment classifier."""
 
 from zoo.models.classifier import sentiment_classifier
-from zoo.models.language_model import LanguageModel, language_model, layer_widths, recurrent_layer
+from zoo.models.language_model import (
+    LanguageModel,
+    inference_model,
+    language_model,
+    layer_widths,
+    recurrent_layer,
+)
 
 __all__ = [
     "LanguageModel",
+    "inference_model",
     "language_model",
     "layer_widths",
     "recurrent_layer",

@@ -181,6 +181,26 @@ class LanguageModel(keras.Model):
         return self.decoder(x), new_states
 
 
+def inference_model(model: LanguageModel) -> keras.Model:
+    """A Sequential copy of `model` for saving and serving: token ids (B, T) -> logits (B, T, V).
+
+    Embedding -> the recurrent layers (same configs, returning sequences but not states) ->
+    Dense, with `model`'s weights; no Dropout (inference only) and no explicit states: each call
+    starts from zero states. It saves as a `.keras` file that loads with `import zoo` in safe
+    mode, and `zoo.export.export_saved_model(..., task="language_model")` exports it.
+    """
+    layers: list[keras.layers.Layer] = [keras.Input((None,), dtype="int32", name="token_ids")]
+    for layer in [model.embedding, *model.recurrent, model.decoder]:
+        config = layer.get_config()
+        if layer in model.recurrent:
+            config.update(return_sequences=True, return_state=False)
+        layers.append(layer.__class__.from_config(config))
+    sequential = keras.Sequential(layers, name=model.name)
+    for copy, layer in zip(sequential.layers, [model.embedding, *model.recurrent, model.decoder]):
+        copy.set_weights(layer.get_weights())
+    return sequential
+
+
 def language_model(
     cell: str = "lstm",
     impl: str = "zoo",

@@ -139,10 +139,24 @@ def _index(key: str) -> int:
 
 def write_json(path: str | os.PathLike, data: dict[str, Any]) -> None:
     """Write `data` as indented JSON to `path` atomically (temporary file, then os.replace)."""
+    write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write `text` to `path` atomically (temporary file, then os.replace)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def save_model(model, path: str | os.PathLike) -> None:
+    """`model.save` as a `.keras` file at `path`, atomically (a temporary name, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.partial.keras")
+    model.save(temporary)
     os.replace(temporary, path)
 
 

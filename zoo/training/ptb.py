@@ -67,7 +67,9 @@ def train_ptb(
         checkpoint: checkpoint path, written at each epoch end (default: `out` + ".ckpt.npz";
             None when `out` is None too: no checkpoints).
         resume: continue from `checkpoint` if it exists (at the epoch after the saved one).
-        log_dir: TensorBoard folder for per-epoch scalars (None: no logs).
+        log_dir: the run directory: TensorBoard per-epoch scalars and, at the end, the trained
+            model for `zoo export` (`model.keras`, an `inference_model` copy, and `vocab.txt`,
+            line i the word of id i). None: neither.
         seed: seed of weights, dropout masks and op determinism.
         strategy: "default", "mirrored" or "multiworker" (`zoo.training.common.make_strategy`;
             with "multiworker" only the chief writes `out` and the checkpoint).
@@ -87,9 +89,10 @@ def train_ptb(
     import keras
     import tensorflow as tf
 
+    from zoo import export
     from zoo.data import ptb
     from zoo.models import language_model
-    from zoo.models.language_model import check_cell
+    from zoo.models.language_model import check_cell, inference_model
 
     check_cell(cell, impl)
     settings = configs.resolve(configs.PTB, config)
@@ -278,6 +281,9 @@ def train_ptb(
     }
     if verbose:
         print(f"Test perplexity {test_perplexity:.2f} (valid {results['valid_perplexity']})")
+    if log_dir is not None and writes:
+        common.save_model(inference_model(model), Path(log_dir) / export.MODEL_FILE)
+        common.write_text(Path(log_dir) / export.VOCAB_FILE, "\n".join(corpus.vocab) + "\n")
     if out is not None:
         common.write_json(out, results)
     return results

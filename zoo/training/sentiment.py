@@ -55,7 +55,8 @@ def train_sentiment(
         epochs, lr: shortcuts overriding the config's.
         data_dir: the dataset's folder, or its parent (`<data_dir>/imdb`, `<data_dir>/sst`).
         out, checkpoint, resume, log_dir, seed, strategy, jit_compile, max_batches, callbacks,
-        verbose: as in `zoo.training.ptb.train_ptb` (`log_dir` gets Keras's TensorBoard logs).
+        verbose: as in `zoo.training.ptb.train_ptb` (`log_dir` gets Keras's TensorBoard logs
+            and, at the end, `model.keras` and `vectorizer.json` for `zoo export`).
 
     Returns:
         Results: settings, parameter count, per-epoch history (loss, accuracy, validation
@@ -65,6 +66,7 @@ def train_sentiment(
     Raises:
         NonFiniteLossError: the loss became NaN/Inf (the last good checkpoint is kept).
     """
+    from zoo import export
     from zoo.models import sentiment_classifier
     from zoo.models.language_model import check_cell
 
@@ -164,6 +166,9 @@ def train_sentiment(
     }
     if verbose:
         print(f"Test accuracy {test_accuracy} (valid {results['valid_accuracy']})")
+    if log_dir is not None and writes:
+        common.save_model(model, Path(log_dir) / export.MODEL_FILE)
+        export.save_vectorizer(data.vectorizer, Path(log_dir) / export.VECTORIZER_FILE)
     if out is not None:
         common.write_json(out, results)
     return results
