@@ -192,3 +192,12 @@ def test_plot_gradient_flow_draws_one_log_curve_per_cell_state():
     np.testing.assert_allclose(axes.get_lines()[2].get_ydata(), results["gru"]["h"])
     with pytest.raises(ValueError, match="results"):
         plot_gradient_flow({})
+
+
+def test_tiny_gradients_keep_their_norm():
+    """Entries around 1e-25 square to below float32's range; the norm must not read 0."""
+    cell = keras.layers.SimpleRNNCell(4)
+    x = _random((2, 3, 2), 0)
+    flow = gradient_flow(cell, x, loss_fn=lambda y: 1e-25 * keras.ops.sum(y))
+    np.testing.assert_allclose(flow["h"][-1], 2e-25, rtol=1e-5)  # ||1e-25 * ones(4)|| = 2e-25
+    assert (flow["h"] > 0).all()

@@ -122,8 +122,16 @@ def gradient_flow(
 
 
 def _mean_norms(grads: list) -> np.ndarray:
-    """Mean over the batch of the per-example Euclidean norm; None (no path to L) counts as 0."""
-    norms = [0.0 if g is None else float(tf.reduce_mean(tf.norm(g, axis=-1))) for g in grads]
+    """Mean over the batch of the per-example Euclidean norm; None (no path to L) counts as 0.
+
+    The norms are taken in float64: in float32 the squares of entries below about 1e-19
+    underflow (and are flushed to zero on CPU), so a norm computed there reads 0 for a
+    gradient that is still about 1e-19 to 1e-38.
+    """
+    norms = [
+        0.0 if g is None else float(np.linalg.norm(g.numpy().astype(np.float64), axis=-1).mean())
+        for g in grads
+    ]
     return np.asarray(norms, dtype=np.float64)
 
 
