@@ -52,6 +52,14 @@ def execute(
     injected = nbformat.v4.new_code_cell("\n".join(lines))
     injected.metadata["tags"] = [INJECTED_TAG]
     notebook.cells.insert(index + 1, injected)
+    # the kernel imports this checkout's zoo (not another installed copy), with TensorFlow quiet
+    root = str(Path(__file__).resolve().parents[1])
+    path_entries = [root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    kernel_env = {
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(dict.fromkeys(path_entries)),
+    }
     client = NotebookClient(
         notebook,
         timeout=timeout,
@@ -59,7 +67,7 @@ def execute(
         resources={"metadata": {"path": str(path.parent.resolve())}},
     )
     started = time.perf_counter()
-    client.execute()
+    client.execute(env=kernel_env)
     seconds = time.perf_counter() - started
     notebook.cells.pop(index + 1)
     return notebook, seconds
