@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=" ".join)
 def test_ruff(command):
     result = subprocess.run(
-        [shutil.which("ruff"), *command, "zoo", "tests", "benchmarks"],
+        [shutil.which("ruff"), *command, "zoo", "tests", "benchmarks", "tutorials"],
         cwd=ROOT,
         capture_output=True,
         text=True,
