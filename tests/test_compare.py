@@ -51,6 +51,24 @@ def test_reduced_default_study_writes_the_report(tmp_path: Path, capsys) -> None
     assert "| lstm | 26 | 3,016 / 3,043 |" in printed and "report.md" in printed
 
 
+def test_plots_leave_the_callers_matplotlib_backend_alone(tmp_path: Path) -> None:
+    """A notebook's inline backend must survive a study: the report draws without pyplot."""
+    import matplotlib
+
+    from zoo.compare.report import plot_task
+
+    run = {"updates": [1, 2], "metric": [0.2, 0.1], "seconds": [0.5, 1.0]}
+    task = {"cells": {"lstm": {"units": 4, "runs": [run]}}, "target": 0.05, "metric": "mse"}
+    previous = matplotlib.get_backend()
+    matplotlib.use("svg")
+    try:
+        plot_task(tmp_path / "adding.png", "adding", task)
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(previous)
+    assert (tmp_path / "adding.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def _error(capsys, *argv: str) -> tuple[int, str]:
     code = main(["compare", *argv])
     return code, capsys.readouterr().err

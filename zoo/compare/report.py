@@ -222,13 +222,15 @@ def _size(settings: dict[str, Any]) -> str:
 
 
 def plot_task(path: Path, name: str, task: dict[str, Any]) -> None:
-    """metric vs updates and vs training seconds, a curve per cell with its seed band."""
-    import matplotlib
+    """metric vs updates and vs training seconds, a curve per cell with its seed band.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Drawn on a bare `matplotlib.figure.Figure`: no pyplot, so the caller's backend (a
+    notebook's inline one, say) is left alone and no display is needed.
+    """
+    from matplotlib.figure import Figure
 
-    figure, (by_updates, by_seconds) = plt.subplots(1, 2, figsize=PLOT_SIZE, dpi=PLOT_DPI)
+    figure = Figure(figsize=PLOT_SIZE, dpi=PLOT_DPI)
+    by_updates, by_seconds = figure.subplots(1, 2)
     for cell, c in task["cells"].items():
         updates = np.asarray(c["runs"][0]["updates"])
         metric = np.asarray([run["metric"] for run in c["runs"]])
@@ -250,7 +252,6 @@ def plot_task(path: Path, name: str, task: dict[str, Any]) -> None:
     figure.tight_layout()
     temporary = path.with_name(f".{path.name}.tmp.png")
     figure.savefig(temporary, dpi=PLOT_DPI)
-    plt.close(figure)
     os.replace(temporary, path)
 
 
