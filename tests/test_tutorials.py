@@ -61,3 +61,12 @@ def test_notebook_runs_in_smoke_mode(path):
     assert all(
         cell.execution_count is not None for cell in notebook.cells if cell.cell_type == "code"
     )
+
+
+def test_a_notebook_without_a_parameters_cell_is_refused_by_name(tmp_path):
+    path = tmp_path / "untagged.ipynb"
+    nbformat.write(
+        nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("SMOKE = False")]), path
+    )
+    with pytest.raises(ValueError, match=r"untagged\.ipynb: no code cell tagged 'parameters'"):
+        load_runner().execute(path, smoke=True)
