@@ -313,3 +313,12 @@ def test_only_the_chief_writes_in_a_multi_worker_cluster():
     assert common.is_chief(strategy(with_chief, "chief", 0))
     assert not common.is_chief(strategy(with_chief, "worker", 0))
     assert common.is_chief(tf.distribute.get_strategy())
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [({"epochs": 0}, "epochs: expected a positive integer"), ({"lr": -1.0}, "lr: expected")],
+)
+def test_sentiment_names_a_bad_epochs_or_lr(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        train_sentiment("imdb", "lstm", verbose=0, **kwargs)

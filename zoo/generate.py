@@ -59,16 +59,16 @@ def sample_words(
     allowed[[word_to_id[word] for word in exclude if word in word_to_id]] = False
     rng = np.random.default_rng(seed)
     drawn = []
-    for _ in range(num_words):
-        with generic_loop():
+    with generic_loop():
+        for _ in range(num_words):
             logits = keras.ops.convert_to_numpy(model(np.asarray([ids], dtype="int32")))[0, -1]
-        if logits.shape != (len(vocabulary),):
-            raise ValueError(
-                f"vocabulary: {len(vocabulary)} words, but the model scores {logits.shape[-1]}"
-            )
-        scaled = np.where(allowed, logits.astype("float64") / temperature, -np.inf)
-        probabilities = np.exp(scaled - scaled.max())
-        next_id = int(rng.choice(len(vocabulary), p=probabilities / probabilities.sum()))
-        ids.append(next_id)
-        drawn.append(vocabulary[next_id])
+            if logits.shape != (len(vocabulary),):
+                raise ValueError(
+                    f"vocabulary: {len(vocabulary)} words, but the model scores {logits.shape[-1]}"
+                )
+            scaled = np.where(allowed, logits.astype("float64") / temperature, -np.inf)
+            probabilities = np.exp(scaled - scaled.max())
+            next_id = int(rng.choice(len(vocabulary), p=probabilities / probabilities.sum()))
+            ids.append(next_id)
+            drawn.append(vocabulary[next_id])
     return drawn

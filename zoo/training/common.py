@@ -133,6 +133,45 @@ def load_checkpoint(
     return meta
 
 
+def resume_point(
+    checkpoint: str | os.PathLike | None,
+    resume: bool,
+    model,
+    optimizer_variables: list,
+    settings: dict,
+    verbose: int,
+) -> tuple[int, list[dict]]:
+    """(index of the first epoch to run, history so far): the checkpoint's when `resume` and it
+    exists (its variables assigned, see `load_checkpoint`), else (0, [])."""
+    if resume and checkpoint is not None and Path(checkpoint).is_file():
+        meta = load_checkpoint(checkpoint, model, optimizer_variables, settings)
+        if verbose:
+            print(f"Resuming from {checkpoint} at epoch {meta['next_epoch'] + 1}")
+        return meta["next_epoch"], meta["history"]
+    if resume and verbose:
+        print(f"No checkpoint at {checkpoint}: starting from epoch 1")
+    return 0, []
+
+
+def override_settings(settings: dict, epochs: int | None, lr: float | None) -> dict:
+    """`settings` with `epochs` and `lr` replaced where given (checked: a positive integer, a
+    positive learning rate); a ValueError naming the argument otherwise."""
+    if epochs is not None:
+        settings["epochs"] = positive_int("epochs", epochs)
+    if lr is not None:
+        if not lr > 0:
+            raise ValueError(f"lr: expected a positive learning rate, got {lr!r}")
+        settings["lr"] = float(lr)
+    return settings
+
+
+def positive_int(name: str, value: object) -> int:
+    """`value` as an int if it is a positive integer, else a ValueError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    return int(value)
+
+
 def _index(key: str) -> int:
     return int(key.rsplit("/", 1)[1])
 

@@ -95,13 +95,7 @@ def train_ptb(
     from zoo.models.language_model import check_cell, inference_model
 
     check_cell(cell, impl)
-    settings = configs.resolve(configs.PTB, config)
-    if epochs is not None:
-        settings["epochs"] = _positive_int("epochs", epochs)
-    if lr is not None:
-        if not lr > 0:
-            raise ValueError(f"lr: expected a positive learning rate, got {lr!r}")
-        settings["lr"] = float(lr)
+    settings = common.override_settings(configs.resolve(configs.PTB, config), epochs, lr)
     if checkpoint is None and out is not None:
         checkpoint = str(out) + ".ckpt.npz"
     common.set_seed(seed)
@@ -123,7 +117,7 @@ def train_ptb(
         for name in ("train", "valid", "test")
     }
     if max_batches is not None:
-        limit = _positive_int("max_batches", max_batches)
+        limit = common.positive_int("max_batches", max_batches)
         splits = {name: (x[:limit], y[:limit]) for name, (x, y) in splits.items()}
 
     with distribution.scope():
@@ -186,16 +180,8 @@ def train_ptb(
             nats += float(batch_nats)
         return math.exp(nats / targets.size)
 
-    history: list[dict] = []
-    start_epoch = 0
     run_settings = {"cell": cell, "impl": impl, "budget": budget, "seed": seed, **settings}
-    if resume and checkpoint is not None and Path(checkpoint).is_file():
-        meta = common.load_checkpoint(checkpoint, model, [], run_settings)
-        start_epoch, history = meta["next_epoch"], meta["history"]
-        if verbose:
-            print(f"Resuming from {checkpoint} at epoch {start_epoch + 1}")
-    elif resume and verbose:
-        print(f"No checkpoint at {checkpoint}: starting from epoch 1")
+    start_epoch, history = common.resume_point(checkpoint, resume, model, [], run_settings, verbose)
 
     writer = tf.summary.create_file_writer(str(log_dir)) if log_dir else None
     callback_list = keras.callbacks.CallbackList(callbacks or [], model=model)
@@ -287,9 +273,3 @@ def train_ptb(
     if out is not None:
         common.write_json(out, results)
     return results
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-    return int(value)

@@ -74,10 +74,7 @@ def train_sentiment(
         raise ValueError(f"dataset: expected one of {DATASETS}, got {dataset!r}")
     check_cell(cell, impl)
     settings = configs.resolve(configs.SENTIMENT, {"base": dataset, **(config or {})})
-    if epochs is not None:
-        settings["epochs"] = epochs
-    if lr is not None:
-        settings["lr"] = lr
+    settings = common.override_settings(settings, epochs, lr)
     if checkpoint is None and out is not None:
         checkpoint = str(out) + ".ckpt.npz"
     common.set_seed(seed)
@@ -115,15 +112,9 @@ def train_sentiment(
         model.optimizer.build(model.trainable_variables)
 
     run_settings = {"dataset": dataset, "cell": cell, "impl": impl, "seed": seed, **settings}
-    history: list[dict] = []
-    start_epoch = 0
-    if resume and checkpoint is not None and Path(checkpoint).is_file():
-        meta = common.load_checkpoint(checkpoint, model, model.optimizer.variables, run_settings)
-        start_epoch, history = meta["next_epoch"], meta["history"]
-        if verbose:
-            print(f"Resuming from {checkpoint} at epoch {start_epoch + 1}")
-    elif resume and verbose:
-        print(f"No checkpoint at {checkpoint}: starting from epoch 1")
+    start_epoch, history = common.resume_point(
+        checkpoint, resume, model, model.optimizer.variables, run_settings, verbose
+    )
 
     recorder = EpochRecorder(len(train_x), history, checkpoint if writes else None, run_settings)
     extra = [keras.callbacks.TensorBoard(str(log_dir))] if log_dir else []
