@@ -13,6 +13,7 @@ from zoo.models import (
     layer_widths,
     sentiment_classifier,
 )
+from zoo.models.classifier import SequencePooling
 from zoo.models.language_model import KERAS_EQUIVALENTS
 
 TINY = {"base": "small", "units": 12, "layers": 2, "num_steps": 6, "batch_size": 3}
@@ -114,6 +115,38 @@ def test_classifier_ignores_padding(impl):
     long = model(np.array([[5, 6, 7, 0, 0, 0, 0, 0]]))
     np.testing.assert_allclose(short, long, atol=1e-6)
     assert short.shape == (1, 1)
+
+
+@pytest.mark.parametrize("impl", ["zoo", "keras"])
+@pytest.mark.parametrize("pooling,reduce", [("mean", np.mean), ("max", np.max)])
+def test_classifier_pools_over_the_real_tokens_only(impl, pooling, reduce, tmp_path):
+    model = sentiment_classifier("lstm", impl, vocab_size=30, embedding_dim=8, units=6,
+                                 pooling=pooling)  # fmt: skip
+    ids = np.array([[5, 6, 7, 0, 0], [8, 9, 0, 0, 0]])
+    recurrent, pooled = model.get_layer("bi_lstm_0"), model.get_layer(f"{pooling}_pooling")
+    features = keras.Model(model.inputs, [recurrent.output, pooled.output])
+    sequences, got = (keras.ops.convert_to_numpy(t) for t in features(ids))
+    assert sequences.shape == (2, 5, 12) and got.shape == (2, 12)
+    for row, length in enumerate((3, 2)):
+        np.testing.assert_allclose(got[row], reduce(sequences[row, :length], axis=0), atol=1e-6)
+    longer = np.pad(ids, ((0, 0), (0, 4)))
+    np.testing.assert_allclose(model(ids), model(longer), atol=1e-6)
+    model.save(tmp_path / "pooled.keras")
+    loaded = keras.saving.load_model(tmp_path / "pooled.keras")
+    np.testing.assert_allclose(loaded(ids), model(ids), atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["mean", "max"])
+def test_sequence_pooling_gives_zeros_for_an_all_padding_row(mode):
+    x = np.arange(12, dtype="float32").reshape(2, 3, 2) - 20.0
+    mask = np.array([[True, False, True], [False, False, False]])
+    got = keras.ops.convert_to_numpy(SequencePooling(mode)(x, mask=mask))
+    want = {"mean": np.mean, "max": np.max}[mode](x[0, [0, 2]], axis=0)
+    np.testing.assert_allclose(got, [want, [0.0, 0.0]])
+    with pytest.raises(ValueError, match="mode: expected 'mean' or 'max', got 'sum'"):
+        SequencePooling("sum")
+    with pytest.raises(ValueError, match="pooling: expected one of"):
+        sentiment_classifier("lstm", vocab_size=30, pooling="sum")
 
 
 def test_classifier_bidirectional_doubles_the_recurrent_parameters():

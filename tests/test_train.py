@@ -191,6 +191,11 @@ def test_cli_reports_bad_input_in_one_line(tiny_ptb, tmp_path, capsys):
     code = main(["train", "ptb", "--data-dir", str(tmp_path / "none"), "--quiet",
                  "--out", str(tmp_path / "x.json")])  # fmt: skip
     assert code == 1
+    code = main(["train", "ptb", "--pooling", "max", "--data-dir", str(tiny_ptb), "--quiet",
+                 "--out", str(tmp_path / "x.json")])  # fmt: skip
+    assert code == 1
+    assert "--pooling: applies to the imdb and sst2 classifiers" in capsys.readouterr().out
+    assert not (tmp_path / "x.json").exists()
 
 
 def hparams_logged(log_dir: Path) -> dict:
@@ -289,7 +294,11 @@ def test_sentiment_learns_and_resumes_exactly(tmp_path):
 def test_sentiment_run_dir_exports_a_model_that_reads_raw_text(tmp_path):
     data = write_tiny_imdb(tmp_path / "imdb")
     run_dir = tmp_path / "run"
-    train_sentiment("imdb", "lstm", data_dir=data, seed=3, epochs=3, log_dir=run_dir, **SENTIMENT)
+    options = {**SENTIMENT, "config": {**SENTIMENT["config"], "pooling": "max"}}
+    results = train_sentiment(
+        "imdb", "lstm", data_dir=data, seed=3, epochs=3, log_dir=run_dir, **options
+    )
+    assert results["settings"]["pooling"] == "max"
     assert (run_dir / "model.keras").is_file() and (run_dir / "vectorizer.json").is_file()
     assert main(["export", str(run_dir), "--out", str(tmp_path / "served")]) == 0
     served = tf.saved_model.load(str(tmp_path / "served")).signatures["serving_default"]

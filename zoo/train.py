@@ -34,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="same_width",
         help="ptb: same_width, or match:lstm to size the cell to the LSTM's parameter count",
     )
+    parser.add_argument(
+        "--pooling",
+        choices=("last", "mean", "max"),
+        help="imdb, sst2: what the classifier reads, the last state or the mean or max over "
+        "time of the recurrent outputs (the config's: last)",
+    )
     parser.add_argument("--epochs", type=int, help="number of epochs (the config's)")
     parser.add_argument("--lr", type=float, help="initial learning rate (the config's)")
     parser.add_argument("--data-dir", type=Path, help="folder holding ptb/, imdb/ or sst/")
@@ -105,11 +111,14 @@ def run(args: argparse.Namespace) -> int:
         if args.task == "ptb":
             from zoo.training.ptb import train_ptb
 
+            if args.pooling is not None:
+                raise ValueError("--pooling: applies to the imdb and sst2 classifiers, not ptb")
             results = train_ptb(config=args.config, budget=args.budget, **options)
         else:
             from zoo.training.sentiment import train_sentiment
 
-            results = train_sentiment(args.task, **options)
+            config = None if args.pooling is None else {"pooling": args.pooling}
+            results = train_sentiment(args.task, config=config, **options)
     except common.NonFiniteLossError as error:
         print(f"zoo train: {error}")
         return 1

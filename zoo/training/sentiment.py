@@ -51,7 +51,8 @@ def train_sentiment(
             "sst2" (see `zoo.data.sst2.datasets`; test from the treebank when present).
         cell, impl: as in `zoo.models.sentiment_classifier`.
         config: overrides of `zoo.models.configs.SENTIMENT[dataset]` (vocab_size, max_len,
-            embedding_dim, units, layers, bidirectional, dropout, batch_size, lr, epochs, clip).
+            embedding_dim, units, layers, bidirectional, dropout, pooling, batch_size, lr, epochs,
+            clip).
         epochs, lr: shortcuts overriding the config's.
         data_dir: the dataset's folder, or its parent (`<data_dir>/imdb`, `<data_dir>/sst`).
         out, checkpoint, resume, log_dir, seed, strategy, jit_compile, max_batches, callbacks,
@@ -101,6 +102,7 @@ def train_sentiment(
             layers=settings["layers"],
             bidirectional=settings["bidirectional"],
             dropout=settings["dropout"],
+            pooling=settings["pooling"],
             summary=verbose > 0,
         )
         model.compile(
