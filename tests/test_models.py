@@ -7,13 +7,13 @@ import pytest
 
 import zoo.layers
 from zoo.models import (
+    SequencePooling,
     configs,
     inference_model,
     language_model,
     layer_widths,
     sentiment_classifier,
 )
-from zoo.models.classifier import SequencePooling
 from zoo.models.language_model import KERAS_EQUIVALENTS
 
 TINY = {"base": "small", "units": 12, "layers": 2, "num_steps": 6, "batch_size": 3}

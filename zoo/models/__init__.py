@@ -1,6 +1,6 @@
 """The zoo's models: the PTB language model and the sentiment classifier."""
 
-from zoo.models.classifier import sentiment_classifier
+from zoo.models.classifier import SequencePooling, sentiment_classifier
 from zoo.models.language_model import (
     LanguageModel,
     inference_model,
@@ -11,6 +11,7 @@ from zoo.models.language_model import (
 
 __all__ = [
     "LanguageModel",
+    "SequencePooling",
     "inference_model",
     "language_model",
     "layer_widths",
