@@ -4,6 +4,7 @@
         --out results/ptb_small_lstm_zoo.json
     zoo train ptb --cell gru --budget match:lstm --lr 0.5 --out results/ptb_small_gru_zoo_match.json
     zoo train imdb --cell gru --epochs 4 --data-dir ../shared/data --out results/imdb_gru_zoo.json
+    zoo train imdb --cell lstm --pooling max --set max_len=600 --set dropout=0.5
     zoo train ptb ... --resume          # continue an interrupted run from its last epoch
 
 The work is done by `zoo.training.ptb.train_ptb` and `zoo.training.sentiment.train_sentiment`;
@@ -14,7 +15,9 @@ inside `run`.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
+from typing import Any
 
 TASKS = ("ptb", "imdb", "sst2")
 
@@ -39,6 +42,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("last", "mean", "max"),
         help="imdb, sst2: what the classifier reads, the last state or the mean or max over "
         "time of the recurrent outputs (the config's: last)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        metavar="KEY=VALUE",
+        type=config_override,
+        action="append",
+        default=[],
+        help="override one key of the task's config (repeatable), e.g. --set max_len=600; "
+        "VALUE is read as JSON when it parses, else as a string",
     )
     parser.add_argument("--epochs", type=int, help="number of epochs (the config's)")
     parser.add_argument("--lr", type=float, help="initial learning rate (the config's)")
@@ -71,6 +84,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-batches", type=int, help="at most N batches per split (smoke)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+
+def config_override(text: str) -> tuple[str, Any]:
+    """`KEY=VALUE` -> (KEY, VALUE read as JSON, or the string itself when it is not JSON)."""
+    key, equals, value = text.partition("=")
+    if not equals or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
 
 
 def default_out(args: argparse.Namespace) -> Path:
@@ -107,18 +131,21 @@ def run(args: argparse.Namespace) -> int:
         "max_batches": args.max_batches,
         "verbose": 0 if args.quiet else 1,
     }
+    overrides = dict(args.overrides)
     try:
         if args.task == "ptb":
             from zoo.training.ptb import train_ptb
 
             if args.pooling is not None:
                 raise ValueError("--pooling: applies to the imdb and sst2 classifiers, not ptb")
-            results = train_ptb(config=args.config, budget=args.budget, **options)
+            config = {"base": args.config, **overrides} if overrides else args.config
+            results = train_ptb(config=config, budget=args.budget, **options)
         else:
             from zoo.training.sentiment import train_sentiment
 
-            config = None if args.pooling is None else {"pooling": args.pooling}
-            results = train_sentiment(args.task, config=config, **options)
+            if args.pooling is not None:
+                overrides["pooling"] = args.pooling
+            results = train_sentiment(args.task, config=overrides, **options)
     except common.NonFiniteLossError as error:
         print(f"zoo train: {error}")
         return 1
