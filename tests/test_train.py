@@ -1,6 +1,7 @@
 """Training runs: tiny PTB-like and IMDB-like fixtures, determinism, resume after SIGKILL,
 the NaN guard, MirroredStrategy on two logical CPUs, the CLI, and a real-PTB smoke run."""
 
+import argparse
 import gzip
 import json
 import math
@@ -17,6 +18,7 @@ import tensorflow as tf
 
 from zoo.cli import main
 from zoo.data import ptb
+from zoo.train import config_override
 from zoo.training import common
 from zoo.training.ptb import train_ptb
 from zoo.training.sentiment import train_sentiment
@@ -196,6 +198,24 @@ def test_cli_reports_bad_input_in_one_line(tiny_ptb, tmp_path, capsys):
     assert code == 1
     assert "--pooling: applies to the imdb and sst2 classifiers" in capsys.readouterr().out
     assert not (tmp_path / "x.json").exists()
+
+
+def test_cli_set_overrides_config_keys(tiny_ptb, tmp_path, capsys):
+    out = tmp_path / "set.json"
+    code = main(["train", "ptb", "--data-dir", str(tiny_ptb), "--quiet", "--out", str(out),
+                 "--set", "units=7", "--set", "num_steps=5", "--epochs", "1",
+                 "--max-batches", "2"])  # fmt: skip
+    assert code == 0
+    settings = json.loads(out.read_text())["settings"]
+    assert (settings["units"], settings["num_steps"], settings["batch_size"]) == (7, 5, 20)
+    code = main(["train", "ptb", "--data-dir", str(tiny_ptb), "--quiet", "--set", "unit=7",
+                 "--out", str(tmp_path / "x.json")])  # fmt: skip
+    assert code == 1
+    assert "config: unknown keys ['unit']" in capsys.readouterr().out
+    assert config_override("max_len=600") == ("max_len", 600)
+    assert config_override("pooling=max") == ("pooling", "max")
+    with pytest.raises(argparse.ArgumentTypeError, match="expected KEY=VALUE, got 'max_len'"):
+        config_override("max_len")
 
 
 def hparams_logged(log_dir: Path) -> dict:
