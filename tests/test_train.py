@@ -204,10 +204,12 @@ def test_cli_set_overrides_config_keys(tiny_ptb, tmp_path, capsys):
     out = tmp_path / "set.json"
     code = main(["train", "ptb", "--data-dir", str(tiny_ptb), "--quiet", "--out", str(out),
                  "--set", "units=7", "--set", "num_steps=5", "--epochs", "1",
-                 "--max-batches", "2"])  # fmt: skip
+                 "--max-batches", "2", "--checkpoint", str(tmp_path / "set.ckpt.npz"),
+                 "--log-dir", str(tmp_path / "logs")])  # fmt: skip
     assert code == 0
     settings = json.loads(out.read_text())["settings"]
     assert (settings["units"], settings["num_steps"], settings["batch_size"]) == (7, 5, 20)
+    assert hparams_logged(tmp_path / "logs")["config"] == "small num_steps=5,units=7"
     code = main(["train", "ptb", "--data-dir", str(tiny_ptb), "--quiet", "--set", "unit=7",
                  "--out", str(tmp_path / "x.json")])  # fmt: skip
     assert code == 1

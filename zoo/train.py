@@ -152,7 +152,12 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as error:
         print(f"zoo train: error: {error}")
         return 1
-    log_run_hparams(options["log_dir"], results, args.config if args.task == "ptb" else "default")
+    config = args.config if args.task == "ptb" else "default"
+    if args.overrides:
+        config += " " + ",".join(
+            f"{key}={value}" for key, value in sorted(dict(args.overrides).items())
+        )
+    log_run_hparams(options["log_dir"], results, config)
     print(f"Results written to {options['out']}; TensorBoard logs in {options['log_dir']}")
     return 0
 
@@ -162,7 +167,8 @@ def log_run_hparams(log_dir: Path, results: dict, config: str) -> None:
 
     The same names for every task, so runs line up in one table: task, cell, impl, units (the
     recurrent widths, e.g. "241,227"), params, config, seed, lr; metrics: the final valid and
-    test perplexity (PTB) or accuracy (sentiment).
+    test perplexity (PTB) or accuracy (sentiment). Sentiment runs add their pooling.
+    `config` names the configuration and any `--set` overrides, e.g. "small units=650".
     """
     from zoo.callbacks import log_hparams
 
@@ -178,6 +184,8 @@ def log_run_hparams(log_dir: Path, results: dict, config: str) -> None:
         "seed": results["seed"],
         "lr": settings["lr"],
     }
+    if "pooling" in settings:
+        hparams["pooling"] = settings["pooling"]
     metric_names = ("valid_perplexity", "test_perplexity", "valid_accuracy", "test_accuracy")
     metrics = {name: results[name] for name in metric_names if results.get(name) is not None}
     log_hparams(log_dir, hparams, metrics)
