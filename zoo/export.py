@@ -428,12 +428,17 @@ def language_model_module(model, vocabulary: Sequence[str] | None):
         token_ids = checked(token_ids, "token_ids")
         flat_states = [checked(state, spec.name) for state, spec in zip(flat_states, state_specs)]
         batch = tf.shape(token_ids)[0]
-        for state, spec in zip(flat_states, state_specs):
+        checks = [
             tf.debugging.assert_equal(
                 tf.shape(state)[0],
                 batch,
                 message=f"step: {spec.name} must have one row per row of token_ids",
             )
+            for state, spec in zip(flat_states, state_specs)
+        ]
+        with tf.control_dependencies(checks):  # the checks run before the model
+            token_ids = tf.identity(token_ids)
+            flat_states = [tf.identity(state) for state in flat_states]
         return result(*forward(token_ids, nest_states(flat_states, [len(n) for n in sizes])))
 
     @tf.function(
@@ -494,9 +499,13 @@ def greedy_continuation(module, forward: Callable, states, prompt, num_words) ->
     import tensorflow as tf
 
     words = tf.strings.split(prompt)
-    tf.debugging.assert_positive(tf.size(words), message="generate: the prompt has no words")
-    tf.debugging.assert_non_negative(num_words, message="generate: num_words must be >= 0")
-    prompt_ids = tf.cast(module.table.lookup(words), tf.int32)[None]
+    checks = [
+        tf.debugging.assert_positive(tf.size(words), message="generate: the prompt has no words"),
+        tf.debugging.assert_non_negative(num_words, message="generate: num_words must be >= 0"),
+    ]
+    with tf.control_dependencies(checks):  # in a graph, nothing else orders the checks first
+        prompt_ids = tf.cast(module.table.lookup(words), tf.int32)[None]
+        num_words = tf.identity(num_words)
     log_probs, states = forward(prompt_ids, states)
     counts = [len(layer) for layer in states]
 
