@@ -132,6 +132,9 @@ def run(args: argparse.Namespace) -> int:
         "verbose": 0 if args.quiet else 1,
     }
     overrides = dict(args.overrides)
+    config_label = args.config if args.task == "ptb" else "default"
+    if overrides:
+        config_label += " " + ",".join(f"{key}={value}" for key, value in sorted(overrides.items()))
     try:
         if args.task == "ptb":
             from zoo.training.ptb import train_ptb
@@ -143,21 +146,15 @@ def run(args: argparse.Namespace) -> int:
         else:
             from zoo.training.sentiment import train_sentiment
 
-            if args.pooling is not None:
-                overrides["pooling"] = args.pooling
-            results = train_sentiment(args.task, config=overrides, **options)
+            pooling = {} if args.pooling is None else {"pooling": args.pooling}
+            results = train_sentiment(args.task, config={**overrides, **pooling}, **options)
     except common.NonFiniteLossError as error:
         print(f"zoo train: {error}")
         return 1
     except (ValueError, FileNotFoundError) as error:
         print(f"zoo train: error: {error}")
         return 1
-    config = args.config if args.task == "ptb" else "default"
-    if args.overrides:
-        config += " " + ",".join(
-            f"{key}={value}" for key, value in sorted(dict(args.overrides).items())
-        )
-    log_run_hparams(options["log_dir"], results, config)
+    log_run_hparams(options["log_dir"], results, config_label)
     print(f"Results written to {options['out']}; TensorBoard logs in {options['log_dir']}")
     return 0
 
