@@ -172,7 +172,17 @@ def test_imdb_downloads_and_extracts_the_stanford_archive(server, tmp_path, monk
     assert texts == ["awful", "bad<br />film", "great"]
     assert labels.tolist() == [0, 0, 1]
     assert _names_in(tmp_path) == ["aclImdb"]
-    assert not (tmp_path / "aclImdb" / "train" / "unsup").exists()
+    assert not (tmp_path / "aclImdb" / "README").exists()
+    assert imdb.load_unlabelled_texts(tmp_path, download=False) == ["unlabelled"]
+
+
+def test_imdb_unlabelled_reviews_download_the_archive_when_absent(server, tmp_path, monkeypatch):
+    archive = _tar_gz({"aclImdb/train/unsup/1_0.txt": b"one", "aclImdb/train/unsup/0_0.txt": b"0"})
+    server.files["/aclImdb_v1.tar.gz"] = archive
+    monkeypatch.setattr(imdb, "ACLIMDB_MD5", hashlib.md5(archive).hexdigest())
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # TFDS absent
+    texts = imdb.load_unlabelled_texts(tmp_path, url=f"{server.url}/aclImdb_v1.tar.gz")
+    assert texts == ["0", "one"] and _names_in(tmp_path) == ["aclImdb"]
 
 
 def test_extract_members_refuses_unsafe_names(tmp_path):

@@ -71,6 +71,34 @@ def test_missing_data_says_where_it_looked_and_how_to_supply(tmp_path):
     assert "aclImdb" in message and "download=True" in message and "ZOO_DATA_DIR" in message
 
 
+def test_unlabelled_reviews_from_jsonl_or_the_aclimdb_layout(tmp_path):
+    records = [{"id": "train/unsup/0_0.txt", "text": "Meh.", "label": -1, "rating": 0}]
+    _write_jsonl(tmp_path / "jsonl" / "unsup.jsonl.gz", records)
+    assert imdb.load_unlabelled_texts(tmp_path / "jsonl", download=False) == ["Meh."]
+    folder = tmp_path / "raw" / "aclImdb" / "train" / "unsup"
+    folder.mkdir(parents=True)
+    (folder / "10_0.txt").write_text("ten")
+    (folder / "9_0.txt").write_text("nine")
+    assert imdb.load_unlabelled_texts(tmp_path / "raw", download=False) == ["nine", "ten"]
+
+
+def test_unlabelled_jsonl_refuses_a_labelled_line(tmp_path):
+    _write_jsonl(tmp_path / "unsup.jsonl.gz", [{"text": "x", "label": 1}])
+    with pytest.raises(ValueError, match=r"unsup.jsonl.gz, line 1: .* label of -1, got label 1"):
+        imdb.load_unlabelled_texts(tmp_path, download=False)
+
+
+def test_missing_unlabelled_reviews_say_where_it_looked(tmp_path):
+    (tmp_path / "aclImdb" / "train" / "neg").mkdir(parents=True)
+    with pytest.raises(DataNotFoundError) as caught:
+        imdb.load_unlabelled_texts(tmp_path, download=False)
+    message = str(caught.value)
+    assert message.startswith("IMDB unlabelled data not found.")
+    assert str(tmp_path / "unsup.jsonl.gz") in message and "download=True" in message
+    with pytest.raises(DataNotFoundError, match="exists without train/unsup/"):
+        imdb.load_unlabelled_texts(tmp_path, download=True)
+
+
 def test_unknown_split_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="split"):
         imdb.load_texts("validation", tmp_path)

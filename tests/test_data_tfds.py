@@ -10,6 +10,7 @@ from zoo.data import imdb, sst2
 
 EXAMPLES = {
     ("imdb_reviews", "train"): [(b"A fine film.<br />Loved it", 1), (b"Dull.", 0)],
+    ("imdb_reviews", "unsupervised"): [(b"Unrated.", -1)],
     ("glue/sst2", "validation"): [(b"a gem", 1), (b"a mess", 0), (b"flat", 0)],
 }
 
@@ -37,6 +38,11 @@ def test_imdb_falls_back_to_tfds_when_no_local_files(tmp_path, fake_tfds):
     assert texts == ["A fine film.<br />Loved it", "Dull."]
     np.testing.assert_array_equal(labels, [1, 0])
     assert labels.dtype == np.int32
+
+
+def test_imdb_unlabelled_reviews_from_tfds(tmp_path, fake_tfds):
+    assert imdb.load_unlabelled_texts(tmp_path, download=True) == ["Unrated."]
+    assert fake_tfds == [("imdb_reviews", "unsupervised", True)]
 
 
 def test_local_files_win_over_tfds(tmp_path, fake_tfds):

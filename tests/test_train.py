@@ -17,9 +17,9 @@ import pytest
 import tensorflow as tf
 
 from zoo.cli import main
-from zoo.data import ptb
+from zoo.data import ptb, word_vectors
 from zoo.train import config_override
-from zoo.training import common
+from zoo.training import common, sentiment
 from zoo.training.ptb import train_ptb
 from zoo.training.sentiment import train_sentiment
 
@@ -156,7 +156,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny_ptb, tmp_path):
 
 MIRRORED = """
 import json, sys
-from zoo.training import common
+from zoo.training import common, sentiment
 common.split_cpu(2)
 from zoo.training.ptb import train_ptb
 runs = [train_ptb(data_dir=sys.argv[1], seed=7, strategy=s, **{run}) for s in sys.argv[2:]]
@@ -344,6 +344,68 @@ def test_only_the_chief_writes_in_a_multi_worker_cluster():
     assert common.is_chief(strategy(with_chief, "chief", 0))
     assert not common.is_chief(strategy(with_chief, "worker", 0))
     assert common.is_chief(tf.distribute.get_strategy())
+
+
+class EmbeddingAtStart(keras.callbacks.Callback):
+    """Records the embedding's weights when training begins."""
+
+    def on_train_begin(self, logs=None):
+        self.weights = self.model.get_layer("embedding").get_weights()[0]
+
+
+def test_sentiment_embedding_starts_from_ppmi_vectors_and_resumes_exactly(tmp_path):
+    data = write_tiny_imdb(tmp_path / "imdb")
+    with gzip.open(data / "unsup.jsonl.gz", "wt", encoding="utf-8") as stream:
+        for text in ("a good film", "the bad plot", "an unseen word"):
+            stream.write(json.dumps({"text": text, "label": -1}) + "\n")
+    options = {**SENTIMENT, "config": {**SENTIMENT["config"], "embedding_init": "ppmi"}}
+    start = EmbeddingAtStart()
+    full = train_sentiment(
+        "imdb", "lstm", data_dir=data, seed=3, epochs=2, callbacks=[start], **options
+    )
+    assert full["settings"]["embedding_init"] == "ppmi" and full["embedding_seconds"] > 0
+    assert full["test_accuracy"] > 0.9
+    assert start.weights.shape == (20, 8)  # vocabulary: padding, [UNK], the fixture's 10 words
+    norms = np.linalg.norm(start.weights, axis=1)
+    assert norms[0] == 0.0 and np.allclose(norms[2:12], 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(start.weights[12:], 0.0)
+
+    out = tmp_path / "ppmi.json"
+    train_sentiment("imdb", "lstm", data_dir=data, seed=3, epochs=1, out=out, **options)
+    resumed = train_sentiment(
+        "imdb", "lstm", data_dir=data, seed=3, epochs=2, out=out, resume=True, **options
+    )
+    assert resumed["embedding_seconds"] is None  # the weights came from the checkpoint
+    for got, want in zip(resumed["epochs"], full["epochs"]):
+        assert got["valid_loss"] == pytest.approx(want["valid_loss"], rel=1e-5)
+
+
+def test_sentiment_ppmi_vectors_are_the_word_vectors_of_its_texts(tmp_path):
+    data = write_tiny_imdb(tmp_path / "imdb")
+    with gzip.open(data / "unsup.jsonl.gz", "wt", encoding="utf-8") as stream:
+        stream.write(json.dumps({"text": "a good film", "label": -1}) + "\n")
+    settings = {"vocab_size": 20, "max_len": 8, "batch_size": 8, "embedding_dim": 4}
+    settings["embedding_window"] = 2
+    loaded = sentiment.load_data("imdb", data, settings, seed=3)
+    got = sentiment.pretrained_vectors("imdb", loaded, data, settings, seed=3)
+    want = word_vectors.ppmi_svd_vectors(
+        [*loaded.train_texts, "a good film"], loaded.vocabulary, dim=4, window=2, seed=3
+    )
+    assert len(loaded.train_texts) == 72
+    np.testing.assert_array_equal(got[: len(want)], want)
+    np.testing.assert_array_equal(got[len(want) :], 0.0)
+
+
+@pytest.mark.parametrize(
+    "config,message",
+    [
+        ({"embedding_init": "glove"}, r"config: embedding_init: expected one of \('random'"),
+        ({"embedding_window": 0}, "config: embedding_window: expected a positive integer"),
+    ],
+)
+def test_sentiment_names_a_bad_embedding_setting(config, message):
+    with pytest.raises(ValueError, match=message):
+        train_sentiment("imdb", "lstm", config=config, verbose=0)
 
 
 @pytest.mark.parametrize(

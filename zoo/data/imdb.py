@@ -1,12 +1,15 @@
-"""IMDB movie reviews (Maas et al. 2011): 25,000 train / 25,000 test, 12,500 per label.
+"""IMDB movie reviews (Maas et al. 2011): 25,000 train / 25,000 test, 12,500 per label, and
+50,000 unlabelled reviews (`load_unlabelled_texts`, for pretraining word vectors).
 
 `data_dir` is the IMDB folder itself (default `$ZOO_DATA_DIR/imdb`, else the user cache). The
 first of these that exists is used:
 
-1. `<data_dir>/{train,test}.jsonl.gz`: gzip JSON Lines, one review a line with fields
-   "text" and "label" (0 negative, 1 positive), as in the shared offline copy;
-2. `<data_dir>/aclImdb/{train,test}/{neg,pos}/<id>_<rating>.txt`: the raw Stanford layout;
-3. TFDS `imdb_reviews`, when tensorflow-datasets is installed and has (or may download) it;
+1. `<data_dir>/{train,test,unsup}.jsonl.gz`: gzip JSON Lines, one review a line with fields
+   "text" and "label" (0 negative, 1 positive, -1 unlabelled), as in the shared offline copy;
+2. `<data_dir>/aclImdb/{train,test}/{neg,pos}/<id>_<rating>.txt` (and `aclImdb/train/unsup/`):
+   the raw Stanford layout;
+3. TFDS `imdb_reviews` (splits train, test, unsupervised), when tensorflow-datasets is
+   installed and has (or may download) it;
 4. the Stanford archive aclImdb_v1.tar.gz, downloaded (md5-checked) and extracted to layout 2.
 
 Reviews come in the order neg then pos, each by numeric id (layouts 1 and 2).
@@ -40,6 +43,7 @@ from zoo.data.text import (
 
 SPLITS = ("train", "test")
 LABELS = {"neg": 0, "pos": 1}
+UNLABELLED = -1
 ACLIMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 ACLIMDB_MD5 = "7c2ac02c03563afcf9b574c7e56c153a"
 
@@ -98,9 +102,71 @@ def load_texts(
     raise DataNotFoundError(missing_data_message("IMDB", "imdb", looked_in, how, attempts))
 
 
-def read_jsonl(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
-    """(texts, int32 labels) from a gzip JSON Lines file with fields "text" and "label" (0/1)."""
-    texts, labels = [], []
+def load_unlabelled_texts(
+    data_dir: str | os.PathLike | None = None,
+    download: bool = True,
+    url: str = ACLIMDB_URL,
+) -> list[str]:
+    """The 50,000 unlabelled reviews (`aclImdb/train/unsup`), raw, in id order.
+
+    They share no film with the test set (Maas et al. 2011), so they may be used for
+    pretraining, e.g. `zoo.data.word_vectors.ppmi_svd_vectors`.
+
+    Args:
+        data_dir, download, url: as in `load_texts`; the layouts are `unsup.jsonl.gz` (label
+            -1), `aclImdb/train/unsup/*.txt`, TFDS `imdb_reviews` split "unsupervised", the
+            Stanford archive.
+
+    Raises:
+        DataNotFoundError: no layout present and nothing could be fetched.
+    """
+    directory = resolve_data_dir("imdb", data_dir)
+    jsonl = directory / "unsup.jsonl.gz"
+    if jsonl.is_file():
+        return read_jsonl(jsonl, labels=(UNLABELLED,))[0]
+    folder = directory / "aclImdb" / "train" / "unsup"
+    if folder.is_dir():
+        return _read_folder(folder)
+    attempts = []
+    try:
+        from_tfds = load_tfds_texts("imdb_reviews", "unsupervised", "text", download)
+    except Exception as error:  # TFDS reports missing or unreachable data with various types
+        attempts.append(f"TFDS imdb_reviews: {error}")
+    else:
+        if from_tfds is not None:
+            return from_tfds[0]
+        attempts.append("TFDS imdb_reviews: tensorflow-datasets is not installed")
+    if not download:
+        attempts.append(skipped_download(url))
+    elif (directory / "aclImdb").is_dir():
+        attempts.append(
+            f"{directory / 'aclImdb'} exists without train/unsup/: add that folder of "
+            f"{ACLIMDB_URL}, or delete aclImdb/ to download the archive again"
+        )
+    else:
+        try:
+            return _read_folder(download_aclimdb(directory, url) / "train" / "unsup")
+        except (DownloadError, PermissionError) as error:
+            attempts.append(str(error))
+    how = (
+        f"put unsup.jsonl.gz (gzip JSON Lines with fields text, label -1) or the extracted "
+        f"aclImdb/train/unsup/ folder of {ACLIMDB_URL} in that folder."
+    )
+    raise DataNotFoundError(
+        missing_data_message("IMDB unlabelled", "imdb", [jsonl, folder], how, attempts)
+    )
+
+
+def read_jsonl(
+    path: str | os.PathLike, labels: tuple[int, ...] = (0, 1)
+) -> tuple[list[str], np.ndarray]:
+    """(texts, int32 labels) from a gzip JSON Lines file with fields "text" and "label".
+
+    Args:
+        path: the file.
+        labels: the labels allowed: (0, 1) for the labelled splits, (-1,) for unsup.
+    """
+    texts, found = [], []
     with gzip.open(path, "rt", encoding="utf-8") as stream:
         for line_number, line in enumerate(stream, start=1):
             try:
@@ -111,14 +177,15 @@ def read_jsonl(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
                     f"{path}, line {line_number}: expected a JSON object with fields "
                     f'"text" and "label" ({error})'
                 ) from None
-            if not isinstance(text, str) or label not in (0, 1):
+            if not isinstance(text, str) or label not in labels:
+                allowed = " or ".join(str(value) for value in labels)
                 raise ValueError(
-                    f"{path}, line {line_number}: expected a string text and a label of 0 or 1, "
-                    f"got label {label!r}"
+                    f"{path}, line {line_number}: expected a string text and a label of "
+                    f"{allowed}, got label {label!r}"
                 )
             texts.append(text)
-            labels.append(label)
-    return texts, np.asarray(labels, dtype=np.int32)
+            found.append(label)
+    return texts, np.asarray(found, dtype=np.int32)
 
 
 def read_aclimdb(root: str | os.PathLike, split: str) -> tuple[list[str], np.ndarray]:
@@ -128,10 +195,16 @@ def read_aclimdb(root: str | os.PathLike, split: str) -> tuple[list[str], np.nda
         directory = Path(root) / split / folder
         if not directory.is_dir():
             raise DataNotFoundError(f"{directory}: missing (expected the aclImdb/ layout)")
-        for path in sorted(directory.glob("*.txt"), key=_review_id):
-            texts.append(path.read_text(encoding="utf-8"))
-            labels.append(label)
+        reviews = _read_folder(directory)
+        texts += reviews
+        labels += [label] * len(reviews)
     return texts, np.asarray(labels, dtype=np.int32)
+
+
+def _read_folder(directory: Path) -> list[str]:
+    """The texts of `directory/<id>_<rating>.txt`, by numeric id."""
+    paths = sorted(directory.glob("*.txt"), key=_review_id)
+    return [path.read_text(encoding="utf-8") for path in paths]
 
 
 def _review_id(path: Path) -> int:
@@ -143,20 +216,23 @@ def _review_id(path: Path) -> int:
 
 
 def download_aclimdb(directory: Path, url: str = ACLIMDB_URL) -> Path:
-    """Download the Stanford archive and extract its labelled reviews to `directory/aclImdb`.
+    """Download the Stanford archive and extract its reviews to `directory/aclImdb`.
 
-    Only `aclImdb/{train,test}/{neg,pos}/*.txt` are extracted; the archive is deleted after.
+    Only `aclImdb/{train,test}/{neg,pos}/*.txt` and `aclImdb/train/unsup/*.txt` are extracted
+    (not the bag-of-words files); the archive is deleted after.
     """
     archive = download_file(url, directory / "aclImdb_v1.tar.gz", "md5", ACLIMDB_MD5)
-    root = extract_members(archive, directory, "aclImdb", _is_labelled_review)
+    root = extract_members(archive, directory, "aclImdb", _is_review)
     archive.unlink()
     return root
 
 
-def _is_labelled_review(path: PurePosixPath) -> bool:
-    """Whether an archive member is `aclImdb/<split>/<neg|pos>/*.txt`."""
+def _is_review(path: PurePosixPath) -> bool:
+    """Whether an archive member is `aclImdb/<split>/<neg|pos>/*.txt` or `aclImdb/train/unsup/*`."""
     parts = path.parts
-    return len(parts) == 4 and parts[1] in SPLITS and parts[2] in LABELS and path.suffix == ".txt"
+    if len(parts) != 4 or path.suffix != ".txt" or parts[1] not in SPLITS:
+        return False
+    return parts[2] in LABELS or parts[1:3] == ("train", "unsup")
 
 
 def datasets(
@@ -193,4 +269,5 @@ def datasets(
         ),
         test=vectorized_dataset(test_texts, test_labels, vectorizer, batch_size),
         vectorizer=vectorizer,
+        train_texts=tuple(fit_texts),
     )

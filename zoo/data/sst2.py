@@ -227,4 +227,5 @@ def datasets(
         validation=split_dataset("validation"),
         test=split_dataset("test") if source == "trees" else None,
         vectorizer=vectorizer,
+        train_texts=tuple(train_texts),
     )

@@ -41,13 +41,15 @@ class TextDatasets:
 
     Elements are `(int64 ids of shape (batch, max_len), int32 labels of shape (batch,))`.
     `train` is reshuffled every epoch (seeded); `validation` and `test` keep their order.
-    `test` is None when the source has no labelled test split.
+    `test` is None when the source has no labelled test split. `train_texts` are the raw texts
+    behind `train` (those the vectorizer was fitted on), e.g. for pretraining word vectors.
     """
 
     train: tf.data.Dataset
     validation: tf.data.Dataset
     test: tf.data.Dataset | None
     vectorizer: keras.layers.TextVectorization
+    train_texts: tuple[str, ...] = ()
 
     @property
     def vocabulary(self) -> list[str]:

@@ -9,7 +9,9 @@ averaged over the batch, divided by `lr_decay` after each epoch past `decay_afte
 global gradient norm.
 
 `SENTIMENT` holds the classifier defaults for IMDB and SST-2 (Adam, no early stopping, a fixed
-number of epochs).
+number of epochs). `embedding_init` is "random" (Keras's uniform initializer) or "ppmi" (word
+vectors from the PPMI of the training texts, and for IMDB its unlabelled reviews, with contexts
+of `embedding_window` tokens each side: `zoo.data.word_vectors`).
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ SENTIMENT: dict[str, dict[str, Any]] = {
         "bidirectional": True,
         "dropout": 0.3,
         "pooling": "last",
+        "embedding_init": "random",
+        "embedding_window": 5,
         "batch_size": 64,
         "lr": 1e-3,
         "epochs": 4,
@@ -82,6 +86,8 @@ SENTIMENT: dict[str, dict[str, Any]] = {
         "bidirectional": True,
         "dropout": 0.3,
         "pooling": "last",
+        "embedding_init": "random",
+        "embedding_window": 5,
         "batch_size": 32,
         "lr": 1e-3,
         "epochs": 6,

@@ -3,8 +3,10 @@
 Adam on the mean binary cross-entropy (from the logit), gradients clipped to global norm `clip`.
 Accuracy thresholds the logit at 0 (probability 0.5). Each epoch visits the training examples in
 a permutation drawn from (seed, epoch), so a resumed run sees the same batches as an
-uninterrupted one. Examples/s counts training examples per second of the training part of the
-epoch (validation excluded).
+uninterrupted one. With `embedding_init="ppmi"` the embedding starts from word vectors computed
+without labels (`zoo.data.word_vectors`) from the training texts, plus IMDB's 50,000 unlabelled
+reviews; never from the validation or test texts. Examples/s counts training examples per
+second of the training part of the epoch (validation excluded).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from zoo.models import configs
 from zoo.training import common
 
 DATASETS = ("imdb", "sst2")
+EMBEDDING_INITS = ("random", "ppmi")
+DATA_FOLDERS = {"imdb": "imdb", "sst2": "sst"}
 
 
 def train_sentiment(
@@ -51,8 +55,8 @@ def train_sentiment(
             "sst2" (see `zoo.data.sst2.datasets`; test from the treebank when present).
         cell, impl: as in `zoo.models.sentiment_classifier`.
         config: overrides of `zoo.models.configs.SENTIMENT[dataset]` (vocab_size, max_len,
-            embedding_dim, units, layers, bidirectional, dropout, pooling, batch_size, lr, epochs,
-            clip).
+            embedding_dim, units, layers, bidirectional, dropout, pooling, embedding_init,
+            embedding_window, batch_size, lr, epochs, clip).
         epochs, lr: shortcuts overriding the config's.
         data_dir: the dataset's folder, or its parent (`<data_dir>/imdb`, `<data_dir>/sst`).
         out, checkpoint, resume, log_dir, seed, strategy, jit_compile, max_batches, callbacks,
@@ -62,7 +66,8 @@ def train_sentiment(
     Returns:
         Results: settings, parameter count, per-epoch history (loss, accuracy, validation
         loss and accuracy, seconds, examples/s), `valid_accuracy`, `test_accuracy` (None when
-        the source has no labelled test split).
+        the source has no labelled test split), `embedding_seconds` (time spent computing the
+        pretrained word vectors in this call; None when none were computed).
 
     Raises:
         NonFiniteLossError: the loss became NaN/Inf (the last good checkpoint is kept).
@@ -76,6 +81,12 @@ def train_sentiment(
     check_cell(cell, impl)
     settings = configs.resolve(configs.SENTIMENT, {"base": dataset, **(config or {})})
     settings = common.override_settings(settings, epochs, lr)
+    if settings["embedding_init"] not in EMBEDDING_INITS:
+        raise ValueError(
+            f"config: embedding_init: expected one of {EMBEDDING_INITS}, "
+            f"got {settings['embedding_init']!r}"
+        )
+    common.positive_int("config: embedding_window", settings["embedding_window"])
     if checkpoint is None and out is not None:
         checkpoint = str(out) + ".ckpt.npz"
     common.set_seed(seed)
@@ -83,6 +94,7 @@ def train_sentiment(
     writes = common.is_chief(distribution)  # other workers read the chief's checkpoint only
     if not writes:
         out = None
+    data_dir = dataset_dir(dataset, data_dir)
     data = load_data(dataset, data_dir, settings, seed)
     train_x, train_y = _arrays(data.train)
     validation, test = data.validation, data.test
@@ -117,6 +129,14 @@ def train_sentiment(
     start_epoch, history = common.resume_point(
         checkpoint, resume, model, model.optimizer.variables, run_settings, verbose
     )
+    embedding_seconds = None
+    if start_epoch == 0 and settings["embedding_init"] == "ppmi":
+        started = time.perf_counter()
+        vectors = pretrained_vectors(dataset, data, data_dir, settings, seed)
+        model.get_layer("embedding").set_weights([vectors])
+        embedding_seconds = time.perf_counter() - started
+        if verbose:
+            print(f"Embedding: PPMI-SVD word vectors, {embedding_seconds:.0f} s")
 
     recorder = EpochRecorder(len(train_x), history, checkpoint if writes else None, run_settings)
     extra = [keras.callbacks.TensorBoard(str(log_dir))] if log_dir else []
@@ -155,6 +175,7 @@ def train_sentiment(
         "examples_per_second": float(np.mean([r["examples_per_second"] for r in history]))
         if history
         else None,
+        "embedding_seconds": embedding_seconds,
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
     }
     if verbose:
@@ -167,16 +188,20 @@ def train_sentiment(
     return results
 
 
-def load_data(dataset: str, data_dir: str | os.PathLike | None, settings: dict, seed: int):
-    """`zoo.data.<dataset>.datasets(...)` with the config's vocabulary, length and batch size.
+def dataset_dir(dataset: str, data_dir: str | os.PathLike | None) -> Path | None:
+    """The dataset's own folder: `data_dir` itself, or `data_dir/<imdb|sst>` when that exists
+    (so --data-dir may name the folder above, as for PTB)."""
+    folder = DATA_FOLDERS[dataset]
+    if data_dir is not None and (Path(data_dir) / folder).is_dir():
+        return Path(data_dir) / folder
+    return None if data_dir is None else Path(data_dir)
 
-    `data_dir` may be the dataset's own folder or the folder above it (like --data-dir for PTB).
-    """
+
+def load_data(dataset: str, data_dir: str | os.PathLike | None, settings: dict, seed: int):
+    """`zoo.data.<dataset>.datasets(...)` with the config's vocabulary, length and batch size."""
     from zoo.data import imdb, sst2
 
-    module, folder = (imdb, "imdb") if dataset == "imdb" else (sst2, "sst")
-    if data_dir is not None and (Path(data_dir) / folder).is_dir():
-        data_dir = Path(data_dir) / folder
+    module = imdb if dataset == "imdb" else sst2
     return module.datasets(
         data_dir,
         vocab_size=settings["vocab_size"],
@@ -184,6 +209,27 @@ def load_data(dataset: str, data_dir: str | os.PathLike | None, settings: dict, 
         batch_size=settings["batch_size"],
         seed=seed,
     )
+
+
+def pretrained_vectors(
+    dataset: str, data, data_dir: str | os.PathLike | None, settings: dict, seed: int
+) -> np.ndarray:
+    """(vocab_size, embedding_dim) PPMI-SVD word vectors for the model's embedding.
+
+    Computed from `data.train_texts` and, for IMDB, the unlabelled reviews. Ids beyond the
+    fitted vocabulary (a corpus with fewer distinct words than vocab_size) get zeros.
+    """
+    from zoo.data import imdb, word_vectors
+
+    texts = list(data.train_texts)
+    if dataset == "imdb":
+        texts += imdb.load_unlabelled_texts(data_dir)
+    vocabulary = data.vocabulary
+    vectors = np.zeros((settings["vocab_size"], settings["embedding_dim"]), dtype=np.float32)
+    vectors[: len(vocabulary)] = word_vectors.ppmi_svd_vectors(
+        texts, vocabulary, settings["embedding_dim"], settings["embedding_window"], seed
+    )
+    return vectors
 
 
 def _arrays(batches) -> tuple[np.ndarray, np.ndarray]:
