@@ -160,6 +160,18 @@ def test_classifier_bidirectional_doubles_the_recurrent_parameters():
         sentiment_classifier("lstm", units=0)
 
 
+def test_classifier_can_freeze_its_embedding(tmp_path):
+    frozen = sentiment_classifier("gru", vocab_size=30, embedding_dim=8, embedding_trainable=False)
+    embedding = frozen.get_layer("embedding")
+    assert all(weight is not embedding.embeddings for weight in frozen.trainable_weights)
+    assert sum(int(np.prod(w.shape)) for w in frozen.non_trainable_weights) == 30 * 8
+    frozen.save(tmp_path / "frozen.keras")
+    loaded = keras.saving.load_model(tmp_path / "frozen.keras", safe_mode=True)
+    assert not loaded.get_layer("embedding").trainable
+    with pytest.raises(ValueError, match="embedding_trainable: expected True or False, got 0"):
+        sentiment_classifier("lstm", vocab_size=30, embedding_trainable=0)
+
+
 @pytest.mark.parametrize("cell,impl", [("lstm", "zoo"), ("gru", "zoo"), ("lstm", "keras")])
 def test_inference_model_computes_the_same_and_round_trips(cell, impl, tmp_path):
     config = {"base": "small", "units": 12, "num_steps": 6, "dropout": 0.5}

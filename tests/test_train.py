@@ -347,10 +347,13 @@ def test_only_the_chief_writes_in_a_multi_worker_cluster():
 
 
 class EmbeddingAtStart(keras.callbacks.Callback):
-    """Records the embedding's weights when training begins."""
+    """Records the embedding's weights when training begins and ends."""
 
     def on_train_begin(self, logs=None):
         self.weights = self.model.get_layer("embedding").get_weights()[0]
+
+    def on_train_end(self, logs=None):
+        self.final = self.model.get_layer("embedding").get_weights()[0]
 
 
 def test_sentiment_embedding_starts_from_ppmi_vectors_and_resumes_exactly(tmp_path):
@@ -369,6 +372,7 @@ def test_sentiment_embedding_starts_from_ppmi_vectors_and_resumes_exactly(tmp_pa
     norms = np.linalg.norm(start.weights, axis=1)
     assert norms[0] == 0.0 and np.allclose(norms[2:12], 1.0, rtol=1e-5)
     np.testing.assert_array_equal(start.weights[12:], 0.0)
+    assert not np.array_equal(start.final, start.weights)  # fine-tuned
 
     out = tmp_path / "ppmi.json"
     train_sentiment("imdb", "lstm", data_dir=data, seed=3, epochs=1, out=out, **options)
@@ -394,6 +398,19 @@ def test_sentiment_ppmi_vectors_are_the_word_vectors_of_its_texts(tmp_path):
     assert len(loaded.train_texts) == 72
     np.testing.assert_array_equal(got[: len(want)], want)
     np.testing.assert_array_equal(got[len(want) :], 0.0)
+
+
+def test_sentiment_can_keep_the_pretrained_vectors_fixed(tmp_path):
+    data = write_tiny_imdb(tmp_path / "imdb")
+    with gzip.open(data / "unsup.jsonl.gz", "wt", encoding="utf-8") as stream:
+        stream.write(json.dumps({"text": "a good film", "label": -1}) + "\n")
+    config = {**SENTIMENT["config"], "embedding_init": "ppmi", "embedding_trainable": False}
+    options = {**SENTIMENT, "config": config}
+    record = EmbeddingAtStart()
+    results = train_sentiment("imdb", "gru", data_dir=data, seed=3, callbacks=[record], **options)
+    assert results["settings"]["embedding_trainable"] is False
+    np.testing.assert_array_equal(record.final, record.weights)
+    assert np.linalg.norm(record.weights[2]) == pytest.approx(1.0, rel=1e-5)
 
 
 @pytest.mark.parametrize(

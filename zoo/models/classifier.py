@@ -70,6 +70,7 @@ def sentiment_classifier(
     bidirectional: bool = True,
     dropout: float = 0.3,
     pooling: str = "last",
+    embedding_trainable: bool = True,
     max_len: int | None = None,
     summary: bool = False,
 ) -> keras.Model:
@@ -89,6 +90,8 @@ def sentiment_classifier(
             real token; with `bidirectional` the backward direction's state after the first
             token), or "mean" / "max" over the last layer's outputs at the real tokens
             (`SequencePooling`).
+        embedding_trainable: False freezes the embedding (for pretrained word vectors loaded
+            with `model.get_layer("embedding").set_weights(...)`).
         max_len: sequence length of the Input (None: any length).
         summary: print `model.summary()` with parameter counts.
 
@@ -107,8 +110,14 @@ def sentiment_classifier(
             raise ValueError(f"{name}: expected a positive integer, got {value!r}")
     if pooling not in POOLINGS:
         raise ValueError(f"pooling: expected one of {POOLINGS}, got {pooling!r}")
+    if not isinstance(embedding_trainable, bool):
+        raise ValueError(
+            f"embedding_trainable: expected True or False, got {embedding_trainable!r}"
+        )
     tokens = keras.Input((max_len,), dtype="int32", name="tokens")
-    x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(tokens)
+    x = keras.layers.Embedding(
+        vocab_size, embedding_dim, mask_zero=True, trainable=embedding_trainable, name="embedding"
+    )(tokens)
     x = keras.layers.Dropout(dropout)(x)
     for index in range(layers):
         sequences = index < layers - 1 or pooling != "last"

@@ -11,7 +11,8 @@ global gradient norm.
 `SENTIMENT` holds the classifier defaults for IMDB and SST-2 (Adam, no early stopping, a fixed
 number of epochs). `embedding_init` is "random" (Keras's uniform initializer) or "ppmi" (word
 vectors from the PPMI of the training texts, and for IMDB its unlabelled reviews, with contexts
-of `embedding_window` tokens each side: `zoo.data.word_vectors`).
+of `embedding_window` tokens each side: `zoo.data.word_vectors`); `embedding_trainable` False
+keeps them fixed.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ SENTIMENT: dict[str, dict[str, Any]] = {
         "pooling": "last",
         "embedding_init": "random",
         "embedding_window": 5,
+        "embedding_trainable": True,
         "batch_size": 64,
         "lr": 1e-3,
         "epochs": 4,
@@ -88,6 +90,7 @@ SENTIMENT: dict[str, dict[str, Any]] = {
         "pooling": "last",
         "embedding_init": "random",
         "embedding_window": 5,
+        "embedding_trainable": True,
         "batch_size": 32,
         "lr": 1e-3,
         "epochs": 6,

@@ -56,7 +56,7 @@ def train_sentiment(
         cell, impl: as in `zoo.models.sentiment_classifier`.
         config: overrides of `zoo.models.configs.SENTIMENT[dataset]` (vocab_size, max_len,
             embedding_dim, units, layers, bidirectional, dropout, pooling, embedding_init,
-            embedding_window, batch_size, lr, epochs, clip).
+            embedding_window, embedding_trainable, batch_size, lr, epochs, clip).
         epochs, lr: shortcuts overriding the config's.
         data_dir: the dataset's folder, or its parent (`<data_dir>/imdb`, `<data_dir>/sst`).
         out, checkpoint, resume, log_dir, seed, strategy, jit_compile, max_batches, callbacks,
@@ -115,6 +115,7 @@ def train_sentiment(
             bidirectional=settings["bidirectional"],
             dropout=settings["dropout"],
             pooling=settings["pooling"],
+            embedding_trainable=settings["embedding_trainable"],
             summary=verbose > 0,
         )
         model.compile(
