@@ -39,6 +39,8 @@ def test_cooccurrence_counts_name_bad_arguments():
         word_vectors.cooccurrence_counts([np.array([2, 3])], 5, 0)
     with pytest.raises(ValueError, match=r"sequences: expected ids in \[0, 5\)"):
         word_vectors.cooccurrence_counts([np.array([2, 5])], 5, 2)
+    with pytest.raises(ValueError, match=r"ids in \[0, 5\), got -1"):
+        word_vectors.cooccurrence_counts([np.array([2, 3]), np.array([-1])], 5, 2)
 
 
 def test_ppmi_equals_the_dense_formula():

@@ -11,7 +11,8 @@ Used to initialise a classifier's embedding from text it may read without labels
 
 where #(w) = sum_c #(w, c) and `a` smooths the context distribution (the paper's "cds"). Row
 0 (padding) and the rows of words that never co-occur are zeros. The counting is NumPy and
-SciPy (sparse matrices), a few minutes for IMDB's 17 million tokens on 2 cores.
+SciPy (sparse matrices): 67-170 s here for IMDB's 16.8 million tokens (training and unlabelled
+reviews, 20,000 words, 128 dimensions), depending on the load.
 """
 
 from __future__ import annotations
@@ -64,8 +65,9 @@ def cooccurrence_counts(
     for sequence in sequences:
         pieces += [np.asarray(sequence, dtype=np.int64), gap]
     stream = np.concatenate(pieces) if pieces else gap
-    if stream.max() >= vocab_size or stream.min() < 0:
-        raise ValueError(f"sequences: expected ids in [0, {vocab_size}), got {stream.max()}")
+    outside = stream[(stream < 0) | (stream >= vocab_size)]
+    if outside.size:
+        raise ValueError(f"sequences: expected ids in [0, {vocab_size}), got {outside[0]}")
     counts = sparse.csr_matrix((vocab_size, vocab_size))
     for distance in range(1, window + 1):
         words, contexts = stream[:-distance], stream[distance:]
