@@ -209,3 +209,25 @@ def test_load_warning_only_when_the_cores_were_busy_at_the_start():
 
     assert bench.load_warning(meta(1.5)) == []
     assert "WARNING" in bench.load_warning(meta(4.0))[0]
+
+
+@pytest.mark.parametrize("name", ["keras-lstm", "torch-lstm"])
+def test_zero_layers_leave_the_shared_part_embedding_to_logits(name):
+    """`benchmarks/time_breakdown.py` times the model without recurrent layers."""
+    contender = bench.CONTENDERS_BY_NAME[name]
+    reason = bench.missing_reason(contender)
+    if reason:
+        pytest.skip(reason)
+    shared = bench.ModelConfig("shared", hidden=8, num_layers=0, unroll=3)
+    jit = "off" if contender.is_keras else None
+    runner = bench.build_runner(bench.Entry(contender, jit), shared)
+    assert float(runner.train_step()) > 0
+    assert tuple(runner.infer_step().shape) == (bench.BATCH_SIZE, shared.unroll, bench.VOCAB_SIZE)
+    layer_class = bench.resolve_impl(contender)
+    if contender.is_keras:
+        parameters = bench.build_keras_model(layer_class, shared, "off").count_params()
+    else:
+        model = bench.torch_language_model(layer_class, shared)
+        parameters = sum(p.numel() for p in model.parameters())
+    embedding, projection = bench.VOCAB_SIZE * 8, 8 * bench.VOCAB_SIZE + bench.VOCAB_SIZE
+    assert parameters == embedding + projection

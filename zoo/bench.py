@@ -375,7 +375,8 @@ def keras_jit_argument(request: str) -> bool | str:
 
 
 def build_keras_model(layer_class: type, config: ModelConfig, jit_request: str) -> object:
-    """The compiled Keras language model with `layer_class` as its recurrent layers."""
+    """The compiled Keras language model with `layer_class` as its recurrent layers (none when
+    `config.num_layers` is 0: Embedding -> Dense, the part every contender shares)."""
     import keras
 
     layers = [
@@ -429,20 +430,27 @@ def build_keras_runner(entry: Entry, config: ModelConfig) -> Runner:
 
 
 def torch_language_model(layer_class: type, config: ModelConfig) -> object:
-    """The PyTorch language model: Embedding -> `layer_class`(num_layers) -> Linear."""
+    """The PyTorch language model: Embedding -> `layer_class`(num_layers) -> Linear; with
+    `num_layers` 0, Embedding -> Linear (as `build_keras_model` builds it)."""
     import torch
 
     class LanguageModel(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.embedding = torch.nn.Embedding(VOCAB_SIZE, config.hidden)
-            self.recurrent = layer_class(
-                config.hidden, config.hidden, num_layers=config.num_layers, batch_first=True
+            self.recurrent = (
+                layer_class(
+                    config.hidden, config.hidden, num_layers=config.num_layers, batch_first=True
+                )
+                if config.num_layers
+                else None
             )
             self.projection = torch.nn.Linear(config.hidden, VOCAB_SIZE)
 
         def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-            outputs, _ = self.recurrent(self.embedding(inputs))
+            outputs = self.embedding(inputs)
+            if self.recurrent is not None:
+                outputs, _ = self.recurrent(outputs)
             return self.projection(outputs)
 
     return LanguageModel()

@@ -1,0 +1,119 @@
+"""Where a step of the PTB language model goes: the recurrent layers against the shared rest.
+
+Times, in one process with the models taking turns (the rounds of `zoo bench`), the full model
+of each contender and, per framework, the same model without recurrent layers: Embedding ->
+Dense(10000), that is the embedding, the softmax projection, the loss, the global-norm
+clipping and the SGD update, which every contender of a framework shares. The recurrent
+layers' cost is the difference of the medians within a framework:
+
+    recurrent ms per step = full model ms - shared part ms
+
+so a zoo/PyTorch ratio of the whole model splits into what the recurrent layers cost and what
+each framework's shared part costs. Wall-clock time; read it from a quiet machine.
+
+Usage: `python3 benchmarks/time_breakdown.py [--config small] [--repeats 7] [--steps 10]
+[--threads 2] [--out FILE.json]`.
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import statistics
+from pathlib import Path
+
+SHARED_PART = {
+    "keras": ("keras-shared", "keras.layers.LSTM"),
+    "torch": ("torch-shared", "torch.nn.LSTM"),
+}
+
+
+def milliseconds(words_per_second: float, words_per_step: int) -> float:
+    return 1000.0 * words_per_step / words_per_second
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", choices=("small", "medium"), default="small")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, help="also write the samples and medians as JSON")
+    args = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from zoo import bench
+
+    config = bench.CONFIGS[args.config]
+    shared_config = dataclasses.replace(config, name=f"{config.name}-shared", num_layers=0)
+    models = {}  # label -> (entry, config, framework)
+    for contender in bench.CONTENDERS:
+        if bench.missing_reason(contender) is None:
+            jit = "auto" if contender.is_keras else None
+            framework = "keras" if contender.is_keras else "torch"
+            models[contender.name] = (bench.Entry(contender, jit), config, framework)
+    for framework in sorted({framework for _, _, framework in models.values()}):
+        name, impl = SHARED_PART[framework]
+        contender = bench.Contender(name, framework, "lstm", impl)
+        jit = "auto" if framework == "keras" else None
+        models[name] = (bench.Entry(contender, jit), shared_config, framework)
+
+    bench.pin_threads(args.threads, [entry for entry, _, _ in models.values()])
+    runners = {label: bench.build_runner(entry, cfg) for label, (entry, cfg, _) in models.items()}
+    for runner in runners.values():
+        bench.warm_up(runner)
+    words_per_step = bench.BATCH_SIZE * config.unroll
+    samples = {label: {"train": [], "infer": []} for label in runners}
+    for round_index in range(args.repeats):
+        measured = bench.run_round(runners, config, args.steps, round_index)
+        for label, rates in measured.items():
+            for mode, rate in rates.items():
+                samples[label][mode].append(milliseconds(rate, words_per_step))
+    medians = {
+        label: {mode: statistics.median(values) for mode, values in modes.items()}
+        for label, modes in samples.items()
+    }
+
+    print(
+        f"{args.config}: batch {bench.BATCH_SIZE}, {config.unroll} steps, "
+        f"{args.repeats} rounds x {args.steps} batches, {args.threads} threads; ms per batch"
+    )
+    print(f"{'model':16} {'train ms [min-max]':>24} {'infer ms [min-max]':>24}")
+    for label, modes in samples.items():
+        cells = [
+            f"{medians[label][mode]:7.1f} [{min(v):6.1f}-{max(v):6.1f}]"
+            for mode, v in modes.items()
+        ]
+        print(f"{label:16} {cells[0]:>24} {cells[1]:>24}")
+    recurrent = {}
+    print("\nrecurrent layers = full model - shared part of its framework (medians):")
+    for label, (_, cfg, framework) in models.items():
+        if cfg is shared_config:
+            continue
+        shared = medians[SHARED_PART[framework][0]]
+        recurrent[label] = {mode: medians[label][mode] - shared[mode] for mode in shared}
+        print(
+            f"  {label:12} train {recurrent[label]['train']:6.1f} ms"
+            f"  infer {recurrent[label]['infer']:6.1f} ms"
+        )
+    if "torch-shared" in medians:
+        for mode in ("train", "infer"):
+            ratio = medians["keras-shared"][mode] / medians["torch-shared"][mode]
+            print(f"shared part, {mode}: TensorFlow/PyTorch time {ratio:.2f}")
+    if args.out:
+        payload = {
+            "config": dataclasses.asdict(config),
+            "repeats": args.repeats,
+            "steps": args.steps,
+            "threads": args.threads,
+            "ms_per_batch": samples,
+            "medians": medians,
+            "recurrent_ms": recurrent,
+            "load_average_end": os.getloadavg(),
+        }
+        partial = args.out.with_name(args.out.name + ".partial")
+        partial.write_text(json.dumps(payload, indent=1) + "\n")
+        partial.replace(args.out)
+
+
+if __name__ == "__main__":
+    main()
