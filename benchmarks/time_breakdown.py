@@ -29,20 +29,21 @@ SHARED_PART = {
 
 
 def milliseconds(words_per_second: float, words_per_step: int) -> float:
+    """Milliseconds per batch of `words_per_step` words at `words_per_second`."""
     return 1000.0 * words_per_step / words_per_second
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", choices=("small", "medium"), default="small")
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", type=Path, help="also write the samples and medians as JSON")
-    args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from zoo import bench
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", choices=tuple(bench.CONFIGS), default="small")
+    parser.add_argument("--repeats", type=bench.positive_int, default=7)
+    parser.add_argument("--steps", type=bench.positive_int, default=10)
+    parser.add_argument("--threads", type=bench.positive_int, default=2)
+    parser.add_argument("--out", type=Path, help="also write the samples and medians as JSON")
+    args = parser.parse_args()
     config = bench.CONFIGS[args.config]
     shared_config = dataclasses.replace(config, name=f"{config.name}-shared", num_layers=0)
     models = {}  # label -> (entry, config, framework)
