@@ -22,10 +22,13 @@ import os
 import statistics
 from pathlib import Path
 
-SHARED_PART = {
-    "keras": ("keras-shared", "keras.layers.LSTM"),
-    "torch": ("torch-shared", "torch.nn.LSTM"),
-}
+# The layer class only names the framework: the shared part is built with no recurrent layer.
+SHARED_PART_IMPL = {"keras": "keras.layers.LSTM", "torch": "torch.nn.LSTM"}
+
+
+def framework_of(contender) -> str:
+    """ "keras" for the zoo and Keras contenders (TensorFlow), "torch" for PyTorch's."""
+    return "keras" if contender.is_keras else "torch"
 
 
 def milliseconds(words_per_second: float, words_per_step: int) -> float:
@@ -46,20 +49,22 @@ def main() -> None:
     args = parser.parse_args()
     config = bench.CONFIGS[args.config]
     shared_config = dataclasses.replace(config, name=f"{config.name}-shared", num_layers=0)
-    models = {}  # label -> (entry, config, framework)
-    for contender in bench.CONTENDERS:
-        if bench.missing_reason(contender) is None:
-            jit = "auto" if contender.is_keras else None
-            framework = "keras" if contender.is_keras else "torch"
-            models[contender.name] = (bench.Entry(contender, jit), config, framework)
-    for framework in sorted({framework for _, _, framework in models.values()}):
-        name, impl = SHARED_PART[framework]
-        contender = bench.Contender(name, framework, "lstm", impl)
-        jit = "auto" if framework == "keras" else None
-        models[name] = (bench.Entry(contender, jit), shared_config, framework)
+    entries, skipped = bench.runnable_entries(
+        argparse.Namespace(contenders=bench.CONTENDERS, jit_compile="auto")
+    )
+    for name, reason in skipped.items():
+        print(f"skipped {name}: {reason}")
+    shared_parts = {
+        framework: bench.Contender(f"{framework}-shared", framework, "lstm", impl)
+        for framework, impl in SHARED_PART_IMPL.items()
+        if any(framework_of(entry.contender) == framework for entry in entries)
+    }
+    shared_entries = bench.plan_entries(shared_parts.values(), "auto")
+    models = {entry.contender.name: (entry, config) for entry in entries}
+    models.update({entry.contender.name: (entry, shared_config) for entry in shared_entries})
 
-    bench.pin_threads(args.threads, [entry for entry, _, _ in models.values()])
-    runners = {label: bench.build_runner(entry, cfg) for label, (entry, cfg, _) in models.items()}
+    bench.pin_threads(args.threads, [entry for entry, _ in models.values()])
+    runners = {label: bench.build_runner(entry, cfg) for label, (entry, cfg) in models.items()}
     for runner in runners.values():
         bench.warm_up(runner)
     words_per_step = bench.BATCH_SIZE * config.unroll
@@ -87,10 +92,9 @@ def main() -> None:
         print(f"{label:16} {cells[0]:>24} {cells[1]:>24}")
     recurrent = {}
     print("\nrecurrent layers = full model - shared part of its framework (medians):")
-    for label, (_, cfg, framework) in models.items():
-        if cfg is shared_config:
-            continue
-        shared = medians[SHARED_PART[framework][0]]
+    for entry in entries:
+        label = entry.contender.name
+        shared = medians[shared_parts[framework_of(entry.contender)].name]
         recurrent[label] = {mode: medians[label][mode] - shared[mode] for mode in shared}
         print(
             f"  {label:12} train {recurrent[label]['train']:6.1f} ms"
