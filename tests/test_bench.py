@@ -191,16 +191,23 @@ def test_tiny_run_writes_the_json_report(monkeypatch, tmp_path, capsys):
     assert "keras-gru.jit-off" in printed and "targets" in printed
 
 
-@pytest.mark.parametrize("name", ["zoo-lstm", "zoo-gru"])
-def test_zoo_contender_trains_and_infers(name):
+def checked_runner(name: str, config: bench.ModelConfig) -> bench.Runner:
+    """The contender's runner (jit off for Keras), after a training step with a positive loss
+    and an inference step with logits of the model's shape; skips when it cannot run here."""
     contender = bench.CONTENDERS_BY_NAME[name]
     reason = bench.missing_reason(contender)
     if reason:
         pytest.skip(reason)
-    runner = bench.build_runner(bench.Entry(contender, "off"), TINY)
-    assert runner.jit_compile is False
+    jit = "off" if contender.is_keras else None
+    runner = bench.build_runner(bench.Entry(contender, jit), config)
     assert float(runner.train_step()) > 0
-    assert tuple(runner.infer_step().shape) == (bench.BATCH_SIZE, TINY.unroll, bench.VOCAB_SIZE)
+    assert tuple(runner.infer_step().shape) == (bench.BATCH_SIZE, config.unroll, bench.VOCAB_SIZE)
+    return runner
+
+
+@pytest.mark.parametrize("name", ["zoo-lstm", "zoo-gru"])
+def test_zoo_contender_trains_and_infers(name):
+    assert checked_runner(name, TINY).jit_compile is False
 
 
 def test_load_warning_only_when_the_cores_were_busy_at_the_start():
@@ -214,15 +221,9 @@ def test_load_warning_only_when_the_cores_were_busy_at_the_start():
 @pytest.mark.parametrize("name", ["keras-lstm", "torch-lstm"])
 def test_zero_layers_leave_the_shared_part_embedding_to_logits(name):
     """`benchmarks/time_breakdown.py` times the model without recurrent layers."""
-    contender = bench.CONTENDERS_BY_NAME[name]
-    reason = bench.missing_reason(contender)
-    if reason:
-        pytest.skip(reason)
     shared = bench.ModelConfig("shared", hidden=8, num_layers=0, unroll=3)
-    jit = "off" if contender.is_keras else None
-    runner = bench.build_runner(bench.Entry(contender, jit), shared)
-    assert float(runner.train_step()) > 0
-    assert tuple(runner.infer_step().shape) == (bench.BATCH_SIZE, shared.unroll, bench.VOCAB_SIZE)
+    checked_runner(name, shared)
+    contender = bench.CONTENDERS_BY_NAME[name]
     layer_class = bench.resolve_impl(contender)
     if contender.is_keras:
         parameters = bench.build_keras_model(layer_class, shared, "off").count_params()
