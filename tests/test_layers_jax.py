@@ -1,5 +1,5 @@
 """The zoo layers on Keras's JAX backend: the engine's generic loop (keras.ops.scan) against
-Keras's built-in layers, in a subprocess with KERAS_BACKEND=jax."""
+Keras's built-in layers, in a subprocess with KERAS_BACKEND=jax; and zoo.losses there."""
 
 import importlib.util
 import json
@@ -16,6 +16,7 @@ SCRIPT = textwrap.dedent(
     import keras
     import numpy as np
     import zoo.layers
+    import zoo.losses
 
     assert keras.backend.backend() == "jax"
     rng = np.random.RandomState(0)
@@ -51,6 +52,12 @@ SCRIPT = textwrap.dedent(
             for a, b in zip(ours.get_weights(), reference.get_weights())
         )
         results[f"{name}-backwards={go_backwards}"] = [forward, trained]
+    labels = rng.randint(0, 9, (4, 6))
+    logits = rng.uniform(-3, 3, (4, 6, 9)).astype("float32")
+    ours = zoo.losses.sparse_softmax_cross_entropy(labels, logits)
+    theirs = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+    loss = float(np.abs(np.asarray(ours) - np.asarray(theirs)).max())
+    results["loss"] = [loss, loss]
     print(json.dumps(results))
     """
 )
@@ -64,7 +71,7 @@ def test_zoo_layers_equal_builtins_on_jax_backend():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     differences = json.loads(result.stdout.strip().splitlines()[-1])
-    assert len(differences) == 3
+    assert len(differences) == 4
     for case, (forward, trained) in differences.items():
         assert forward < 1e-5, case
         assert trained < 1e-5, case
