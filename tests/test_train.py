@@ -179,10 +179,15 @@ def test_mirrored_strategy_on_two_cpus_equals_one_device(tiny_ptb):
         done.stdout.strip().splitlines()[-1]
     )
     assert (one, two) == (1, 2)
-    for a, b in zip(one_epochs, two_epochs):
-        assert a["valid_perplexity"] == pytest.approx(b["valid_perplexity"], rel=1e-4)
-        assert a["train_perplexity"] == pytest.approx(b["train_perplexity"], rel=1e-4)
-    assert one_test == pytest.approx(two_test, rel=1e-4)
+    # The replicas' gradients are summed in another order than one device sums them: equal to
+    # float32 rounding after epoch 1 (measured: 4e-9 relative), and that rounding grows as
+    # training goes on (1e-4 relative after epoch 2); a wrong reduction (a mean over replicas
+    # instead of their sum) moves the perplexities by percents.
+    tolerances = (1e-6, 5e-4)
+    for a, b, tolerance in zip(one_epochs, two_epochs, tolerances):
+        assert a["valid_perplexity"] == pytest.approx(b["valid_perplexity"], rel=tolerance)
+        assert a["train_perplexity"] == pytest.approx(b["train_perplexity"], rel=tolerance)
+    assert one_test == pytest.approx(two_test, rel=tolerances[-1])
 
 
 def test_cli_reports_bad_input_in_one_line(tiny_ptb, tmp_path, capsys):

@@ -91,6 +91,7 @@ def train_ptb(
 
     from zoo import export
     from zoo.data import ptb
+    from zoo.losses import sparse_softmax_cross_entropy
     from zoo.models import language_model
     from zoo.models.language_model import check_cell, inference_model
 
@@ -129,7 +130,7 @@ def train_ptb(
     def replica_train(x, y, states):
         with tf.GradientTape() as tape:
             logits, new_states = model(x, states, training=True)
-            cross_entropy = keras.losses.sparse_categorical_crossentropy(y, logits, True)
+            cross_entropy = sparse_softmax_cross_entropy(y, logits)
             # summed over time, averaged over the *global* batch (replicas' gradients add up)
             loss = tf.reduce_sum(cross_entropy) / batch_size
         grads = [tf.convert_to_tensor(g) for g in tape.gradient(loss, variables)]
@@ -137,7 +138,7 @@ def train_ptb(
 
     def replica_eval(x, y, states):
         logits, new_states = model(x, states, training=False)
-        cross_entropy = keras.losses.sparse_categorical_crossentropy(y, logits, True)
+        cross_entropy = sparse_softmax_cross_entropy(y, logits)
         return tf.reduce_sum(cross_entropy), new_states
 
     if jit_compile:
