@@ -11,8 +11,11 @@ layers' cost is the difference of the medians within a framework:
 so a zoo/PyTorch ratio of the whole model splits into what the recurrent layers cost and what
 each framework's shared part costs. Wall-clock time; read it from a quiet machine.
 
+The Keras models (zoo's layers and Keras's) are trained with `--loss` (as in `zoo bench`:
+zoo's cross-entropy by default, `keras` for Keras's).
+
 Usage: `python3 benchmarks/time_breakdown.py [--config small] [--repeats 7] [--steps 10]
-[--threads 2] [--out FILE.json]`.
+[--threads 2] [--loss zoo] [--out FILE.json]`.
 """
 
 import argparse
@@ -45,6 +48,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=bench.positive_int, default=7)
     parser.add_argument("--steps", type=bench.positive_int, default=10)
     parser.add_argument("--threads", type=bench.positive_int, default=2)
+    parser.add_argument("--loss", choices=sorted(bench.LOSSES), default="zoo")
     parser.add_argument("--out", type=Path, help="also write the samples and medians as JSON")
     args = parser.parse_args()
     config = bench.CONFIGS[args.config]
@@ -64,7 +68,9 @@ def main() -> None:
     models.update({entry.contender.name: (entry, shared_config) for entry in shared_entries})
 
     bench.pin_threads(args.threads, [entry for entry, _ in models.values()])
-    runners = {label: bench.build_runner(entry, cfg) for label, (entry, cfg) in models.items()}
+    runners = {
+        label: bench.build_runner(entry, cfg, args.loss) for label, (entry, cfg) in models.items()
+    }
     for runner in runners.values():
         bench.warm_up(runner)
     words_per_step = bench.BATCH_SIZE * config.unroll
@@ -83,6 +89,7 @@ def main() -> None:
         f"{args.config}: batch {bench.BATCH_SIZE}, {config.unroll} steps, "
         f"{args.repeats} rounds x {args.steps} batches, {args.threads} threads; ms per batch"
     )
+    print(f"loss of the Keras models: {bench.LOSSES[args.loss]}")
     print(f"{'model':16} {'train ms [min-max]':>24} {'infer ms [min-max]':>24}")
     for label, modes in samples.items():
         cells = [
@@ -110,6 +117,7 @@ def main() -> None:
             "repeats": args.repeats,
             "steps": args.steps,
             "threads": args.threads,
+            "loss": bench.LOSSES[args.loss],
             "ms_per_batch": samples,
             "medians": medians,
             "recurrent_ms": recurrent,

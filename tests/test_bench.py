@@ -146,10 +146,10 @@ def keras_memory_in_process(real_measure):
     """measure_memory_of with Keras workers run in this process (TensorFlow is imported here
     already; a fresh subprocess would spend seconds importing it) and PyTorch ones for real."""
 
-    def measure(entry, config, threads, steps):
+    def measure(entry, config, threads, steps, loss):
         if entry.contender.framework == "torch":
-            return real_measure(entry, config, threads, steps)
-        payload = bench.worker_command(entry, config, threads, steps)[-1]
+            return real_measure(entry, config, threads, steps, loss)
+        payload = bench.worker_command(entry, config, threads, steps, loss)[-1]
         return bench.run_worker(json.loads(payload))
 
     return measure
@@ -161,7 +161,7 @@ def test_tiny_run_writes_the_json_report(monkeypatch, tmp_path, capsys):
         bench, "measure_memory_of", keras_memory_in_process(bench.measure_memory_of)
     )
     out = tmp_path / "bench.json"
-    argv = ["--contenders", "keras-gru,torch-gru", "--jit-compile", "off"]
+    argv = ["--contenders", "keras-gru,torch-gru", "--jit-compile", "off", "--loss", "keras"]
     argv += ["--repeats", "2", "--steps", "1", "--out", str(out)]
     assert bench.run(parse(argv)) == 0
     report = json.loads(out.read_text())
@@ -176,6 +176,7 @@ def test_tiny_run_writes_the_json_report(monkeypatch, tmp_path, capsys):
     }
     assert report["model"]["hidden"] == 8 and report["meta"]["repeats"] == 2
     assert report["meta"]["versions"]["tensorflow"] and report["meta"]["cpu_model"]
+    assert report["meta"]["loss"] == bench.LOSSES["keras"]
     ran = {result["contender"] for result in report["results"]}
     assert ran | set(report["skipped"]) == {"keras-gru", "torch-gru"}
     assert "keras-gru" in ran
@@ -189,6 +190,8 @@ def test_tiny_run_writes_the_json_report(monkeypatch, tmp_path, capsys):
             assert result["jit_compile"] is False and result["jit_request"] == "off"
     printed = capsys.readouterr().out
     assert "keras-gru.jit-off" in printed and "targets" in printed
+    assert f"loss of the Keras models: {bench.LOSSES['keras']}" in printed
+    assert not out.with_name(out.name + ".tmp").exists()
 
 
 def checked_runner(name: str, config: bench.ModelConfig) -> bench.Runner:
@@ -232,3 +235,20 @@ def test_zero_layers_leave_the_shared_part_embedding_to_logits(name):
         parameters = sum(p.numel() for p in model.parameters())
     embedding, projection = bench.VOCAB_SIZE * 8, 8 * bench.VOCAB_SIZE + bench.VOCAB_SIZE
     assert parameters == embedding + projection
+
+
+def test_loss_option_picks_the_keras_models_loss():
+    import keras
+
+    import zoo.losses
+
+    assert parse([]).loss == "zoo"
+    layer_class = bench.resolve_impl(bench.CONTENDERS_BY_NAME["keras-gru"])
+    built = {name: bench.build_keras_model(layer_class, TINY, "off", name) for name in bench.LOSSES}
+    assert isinstance(built["zoo"].loss, zoo.losses.SparseSoftmaxCrossEntropy)
+    assert isinstance(built["keras"].loss, keras.losses.SparseCategoricalCrossentropy)
+    assert built["keras"].loss.from_logits
+    with pytest.raises(ValueError, match="argument `loss`"):
+        bench.keras_loss("hinge")
+    with pytest.raises(SystemExit):
+        parse(["--loss", "hinge"])

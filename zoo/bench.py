@@ -8,9 +8,12 @@ PyTorch is importable, `torch.nn.LSTM` / `torch.nn.GRU`.
 
 What is measured, all in one process, the contenders alternating round-robin:
 - training throughput in words/s (one word = one token of one sequence): a compiled
-  `keras.Model` with SGD(learning_rate=1.0, global_clipnorm=5) and sparse categorical
-  cross-entropy from logits, stepped with `train_on_batch`; for PyTorch the same model with
-  `torch.optim.SGD`, `clip_grad_norm_(5)` and `cross_entropy`;
+  `keras.Model` with SGD(learning_rate=1.0, global_clipnorm=5) and softmax cross-entropy from
+  logits, stepped with `train_on_batch`; for PyTorch the same model with `torch.optim.SGD`,
+  `clip_grad_norm_(5)` and `cross_entropy`. The loss of every Keras model (zoo's layers and
+  Keras's alike) is `--loss`: zoo's `zoo.losses.SparseSoftmaxCrossEntropy` (default) or
+  Keras's `SparseCategoricalCrossentropy(from_logits=True)`; same values, zoo's is faster on
+  TensorFlow (`benchmarks/cross_entropy.py`);
 - inference throughput in words/s: the forward pass to the logits (a `tf.function` of the
   model with the model's jit_compile setting; `torch.inference_mode()` for PyTorch).
 The first (tracing / compiling) step of each is timed and reported apart, then excluded; each
@@ -55,6 +58,10 @@ BATCH_SIZE = 20
 LEARNING_RATE = 1.0
 CLIP_NORM = 5.0
 GATES = {"lstm": 4, "gru": 3}
+LOSSES = {
+    "zoo": "zoo.losses.SparseSoftmaxCrossEntropy()",
+    "keras": "keras.losses.SparseCategoricalCrossentropy(from_logits=True)",
+}
 SYNTHETIC_BATCHES = 4
 PROFILE_STEPS = 5
 MEMORY_WORKERS_AT_ONCE = 2
@@ -237,6 +244,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "off on CPU-only machines (the resolved value is printed)",
     )
     parser.add_argument(
+        "--loss",
+        choices=sorted(LOSSES),
+        default="zoo",
+        help="the loss of the Keras models (zoo's and Keras's layers alike): zoo = "
+        f"{LOSSES['zoo']}, keras = {LOSSES['keras']}",
+    )
+    parser.add_argument(
         "--repeats",
         type=positive_int,
         default=None,
@@ -374,9 +388,25 @@ def keras_jit_argument(request: str) -> bool | str:
     return {"auto": "auto", "on": True, "off": False}[request]
 
 
-def build_keras_model(layer_class: type, config: ModelConfig, jit_request: str) -> object:
+def keras_loss(name: str) -> object:
+    """The loss called `name` in LOSSES."""
+    import keras
+
+    import zoo.losses
+
+    if name == "zoo":
+        return zoo.losses.SparseSoftmaxCrossEntropy()
+    if name == "keras":
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    raise ValueError(f"Unknown loss {name!r} for argument `loss`; valid: {', '.join(LOSSES)}.")
+
+
+def build_keras_model(
+    layer_class: type, config: ModelConfig, jit_request: str, loss: str = "zoo"
+) -> object:
     """The compiled Keras language model with `layer_class` as its recurrent layers (none when
-    `config.num_layers` is 0: Embedding -> Dense, the part every contender shares)."""
+    `config.num_layers` is 0: Embedding -> Dense, the part every contender shares), trained
+    with the loss called `loss` in LOSSES."""
     import keras
 
     layers = [
@@ -388,7 +418,7 @@ def build_keras_model(layer_class: type, config: ModelConfig, jit_request: str) 
     model = keras.Sequential(layers)
     model.compile(
         optimizer=keras.optimizers.SGD(learning_rate=LEARNING_RATE, global_clipnorm=CLIP_NORM),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        loss=keras_loss(loss),
         jit_compile=keras_jit_argument(jit_request),
     )
     return model
@@ -408,11 +438,11 @@ def tensorflow_profiler(step: Callable[[], object]) -> Callable[[Path], None]:
     return profile
 
 
-def build_keras_runner(entry: Entry, config: ModelConfig) -> Runner:
+def build_keras_runner(entry: Entry, config: ModelConfig, loss: str) -> Runner:
     """Train and inference steps of the Keras model of a zoo or Keras contender."""
     import tensorflow as tf
 
-    model = build_keras_model(resolve_impl(entry.contender), config, entry.jit_request)
+    model = build_keras_model(resolve_impl(entry.contender), config, entry.jit_request, loss)
     tensors = [tuple(tf.constant(array) for array in pair) for pair in synthetic_batches(config)]
     next_batch = itertools.cycle(tensors).__next__
     forward = tf.function(
@@ -503,10 +533,10 @@ def build_torch_runner(entry: Entry, config: ModelConfig) -> Runner:
     return Runner(train_step, infer_step, None, torch_profiler(train_step))
 
 
-def build_runner(entry: Entry, config: ModelConfig) -> Runner:
-    """The runner of an entry, by framework."""
+def build_runner(entry: Entry, config: ModelConfig, loss: str = "zoo") -> Runner:
+    """The runner of an entry, by framework; `loss` (a key of LOSSES) is the Keras models'."""
     if entry.contender.is_keras:
-        return build_keras_runner(entry, config)
+        return build_keras_runner(entry, config, loss)
     return build_torch_runner(entry, config)
 
 
@@ -628,7 +658,9 @@ WORKER_BOOTSTRAP = (
 )
 
 
-def worker_command(entry: Entry, config: ModelConfig, threads: int, steps: int) -> list[str]:
+def worker_command(
+    entry: Entry, config: ModelConfig, threads: int, steps: int, loss: str = "zoo"
+) -> list[str]:
     """The command of a memory worker. It runs this file as a script, not `-m zoo.bench`, so
     that a PyTorch worker does not import the `zoo` package (and with it TensorFlow)."""
     payload = {
@@ -637,6 +669,7 @@ def worker_command(entry: Entry, config: ModelConfig, threads: int, steps: int) 
         "config": asdict(config),
         "threads": threads,
         "steps": steps,
+        "loss": loss,
     }
     script = str(Path(__file__).resolve())
     return [sys.executable, "-c", WORKER_BOOTSTRAP, script, "--worker", json.dumps(payload)]
@@ -676,7 +709,7 @@ def run_worker(payload: dict[str, object]) -> dict[str, float | bool | None]:
     importlib.import_module(framework_module(entry))
     pin_threads(payload["threads"], [entry])
     after_import = peak_rss_mib()
-    runner = build_runner(entry, config)
+    runner = build_runner(entry, config, payload["loss"])
     warm_up(runner)
     seconds_for(runner.train_step, payload["steps"])
     seconds_for(runner.infer_step, payload["steps"])
@@ -687,9 +720,11 @@ def run_worker(payload: dict[str, object]) -> dict[str, float | bool | None]:
     }
 
 
-def measure_memory_of(entry: Entry, config: ModelConfig, threads: int, steps: int) -> dict:
+def measure_memory_of(
+    entry: Entry, config: ModelConfig, threads: int, steps: int, loss: str = "zoo"
+) -> dict:
     """Run the memory worker of one entry; its result, or {"error": ...} when it failed."""
-    command = worker_command(entry, config, threads, steps)
+    command = worker_command(entry, config, threads, steps, loss)
     done = subprocess.run(command, capture_output=True, text=True, env=worker_environment())
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
@@ -703,11 +738,13 @@ def start_memory_workers(
     config: ModelConfig,
     threads: int,
     steps: int,
+    loss: str,
 ) -> dict[Entry, Future]:
     """Submit the memory worker of every entry to `pool`; concurrent workers change each
     other's wall time, not their memory."""
     return {
-        entry: pool.submit(measure_memory_of, entry, config, threads, steps) for entry in entries
+        entry: pool.submit(measure_memory_of, entry, config, threads, steps, loss)
+        for entry in entries
     }
 
 
@@ -844,6 +881,7 @@ def run_metadata(
         "repeats": repeats,
         "steps_per_measurement": steps,
         "jit_compile_mode": args.jit_compile,
+        "loss": LOSSES[args.loss],
         "threads_requested": args.threads,
         "threads": threads,
         "quick": args.quick,
@@ -920,6 +958,7 @@ def report_lines(report: dict) -> list[str]:
         f"{config.unroll} steps, batch {BATCH_SIZE}, vocab {VOCAB_SIZE}), "
         f"{meta['repeats']} rounds x {meta['steps_per_measurement']} timed batch(es)",
         f"threads: {meta['threads']}  jit_compile (Keras): {meta['jit_compile_mode']}",
+        f"loss of the Keras models: {meta['loss']}",
         f"load average (1, 5, 15 min) at start {meta['started']['load_average_1_5_15']}, "
         f"at end {meta['finished']['load_average_1_5_15']} on {meta['cpus_available']} CPUs; "
         f"{meta['elapsed_s']} s in all",
@@ -964,17 +1003,18 @@ def benchmark(
     steps: int,
     threads: int,
     overlap_memory: bool,
+    loss: str = "zoo",
 ) -> dict:
     """The raw results: memory from subprocess workers; warm-up, then the timed rounds (with
     the matmul peak between them) in this process. With `overlap_memory` the workers run while
     this process builds and warms up its models (faster; the first-step times are then taken
     under load); they always finish before the rounds start."""
     with ThreadPoolExecutor(max_workers=MEMORY_WORKERS_AT_ONCE) as pool:
-        workers = start_memory_workers(pool, entries, config, threads, steps)
+        workers = start_memory_workers(pool, entries, config, threads, steps, loss)
         if not overlap_memory:
             wait(workers.values())
         pinned = pin_threads(threads, entries)
-        runners = {entry: build_runner(entry, config) for entry in entries}
+        runners = {entry: build_runner(entry, config, loss) for entry in entries}
         first_steps = {entry: warm_up(runner) for entry, runner in runners.items()}
         memory = {entry: worker.result() for entry, worker in workers.items()}
     throughput, peak = measure_rounds(runners, config, repeats, steps)
@@ -1013,7 +1053,9 @@ def run(args: argparse.Namespace) -> int:
     if not entries:
         print(f"zoo bench: no contender can run here: {skipped}", file=sys.stderr)
         return 2
-    raw = benchmark(entries, config, repeats, steps, args.threads, overlap_memory=args.quick)
+    raw = benchmark(
+        entries, config, repeats, steps, args.threads, overlap_memory=args.quick, loss=args.loss
+    )
     report = {
         "meta": run_metadata(args, repeats, steps, raw["threads"], started),
         "model": asdict(config),
@@ -1029,7 +1071,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"profiles written under {args.profile}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        temporary = args.out.with_name(args.out.name + ".tmp")
+        temporary.write_text(json.dumps(report, indent=2) + "\n")
+        os.replace(temporary, args.out)
         print(f"results written to {args.out}")
     return 0
 
