@@ -93,7 +93,8 @@ def main() -> None:
 
     print(
         f"{args.config}: {rows} x {bench.VOCAB_SIZE} logits, {args.repeats} rounds x "
-        f"{args.steps} calls, {args.threads} threads; median ms per call [min-max]"
+        f"{args.steps} calls, {args.threads} threads; median ms per call [min-max]; "
+        f"TensorFlow oneDNN ops: {bench.ONEDNN_STATES[bench.tensorflow_onednn()]}"
     )
     medians = {name: statistics.median(values) for name, values in samples.items()}
     for name, values in samples.items():

@@ -89,7 +89,8 @@ def main() -> None:
         f"{args.config}: batch {bench.BATCH_SIZE}, {config.unroll} steps, "
         f"{args.repeats} rounds x {args.steps} batches, {args.threads} threads; ms per batch"
     )
-    print(f"loss of the Keras models: {bench.LOSSES[args.loss]}")
+    onednn = bench.ONEDNN_STATES[bench.tensorflow_onednn()]
+    print(f"loss of the Keras models: {bench.LOSSES[args.loss]}; TensorFlow oneDNN ops: {onednn}")
     print(f"{'model':16} {'train ms [min-max]':>24} {'infer ms [min-max]':>24}")
     for label, modes in samples.items():
         cells = [
@@ -118,6 +119,7 @@ def main() -> None:
             "steps": args.steps,
             "threads": args.threads,
             "loss": bench.LOSSES[args.loss],
+            "tensorflow_onednn": bench.tensorflow_onednn(),
             "ms_per_batch": samples,
             "medians": medians,
             "recurrent_ms": recurrent,

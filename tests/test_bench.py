@@ -177,6 +177,7 @@ def test_tiny_run_writes_the_json_report(monkeypatch, tmp_path, capsys):
     assert report["model"]["hidden"] == 8 and report["meta"]["repeats"] == 2
     assert report["meta"]["versions"]["tensorflow"] and report["meta"]["cpu_model"]
     assert report["meta"]["loss"] == bench.LOSSES["keras"]
+    assert isinstance(report["meta"]["tensorflow_onednn"], bool)
     ran = {result["contender"] for result in report["results"]}
     assert ran | set(report["skipped"]) == {"keras-gru", "torch-gru"}
     assert "keras-gru" in ran
@@ -190,7 +191,7 @@ def test_tiny_run_writes_the_json_report(monkeypatch, tmp_path, capsys):
             assert result["jit_compile"] is False and result["jit_request"] == "off"
     printed = capsys.readouterr().out
     assert "keras-gru.jit-off" in printed and "targets" in printed
-    assert f"loss of the Keras models: {bench.LOSSES['keras']}" in printed
+    assert f"loss of the Keras models: {bench.LOSSES['keras']}; TensorFlow oneDNN ops: " in printed
     assert not out.with_name(out.name + ".tmp").exists()
 
 

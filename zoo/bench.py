@@ -20,6 +20,12 @@ The first (tracing / compiling) step of each is timed and reported apart, then e
 timed block of batches follows one untimed batch of the same contender.
 Peak resident memory (RSS, MiB) is measured for each contender in a subprocess of its own.
 
+TensorFlow's matmuls: TensorFlow runs its own ops through oneDNN only where it turns oneDNN on
+by default (CPUs with AVX-512 VNNI and newer) or where `TF_ENABLE_ONEDNN_OPTS=1` is set before
+TensorFlow is imported; on a CPU without AVX-512 its matmuls stay on Eigen, which is slower
+there. The setting applies to all TensorFlow contenders alike (not to the layers' XLA loops) and
+is read back, printed and recorded (`tensorflow_onednn`): compare runs only at the same setting.
+
 FLOPs per token count matmuls only, 2*m*n*k FLOPs per (m x k) @ (k x n) product, per token:
     LSTM layer: 2 * 4h * (d + h)      GRU layer: 2 * 3h * (d + h)
     softmax projection: 2 * h * V     embedding lookup: 0
@@ -58,6 +64,7 @@ BATCH_SIZE = 20
 LEARNING_RATE = 1.0
 CLIP_NORM = 5.0
 GATES = {"lstm": 4, "gru": 3}
+ONEDNN_STATES = {True: "on", False: "off", None: "unknown"}
 LOSSES = {
     "zoo": "zoo.losses.SparseSoftmaxCrossEntropy()",
     "keras": "keras.losses.SparseCategoricalCrossentropy(from_logits=True)",
@@ -838,6 +845,18 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def tensorflow_onednn() -> bool | None:
+    """Whether TensorFlow runs its ops through oneDNN (None: TensorFlow not imported, or the
+    build does not tell)."""
+    if "tensorflow" not in sys.modules:
+        return None
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:
+        return None
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
 def versions() -> dict[str, str | None]:
     """Versions of Python and of the frameworks that are imported."""
     found = {"python": platform.python_version()}
@@ -882,6 +901,8 @@ def run_metadata(
         "steps_per_measurement": steps,
         "jit_compile_mode": args.jit_compile,
         "loss": LOSSES[args.loss],
+        "tensorflow_onednn": tensorflow_onednn(),
+        "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
         "threads_requested": args.threads,
         "threads": threads,
         "quick": args.quick,
@@ -958,7 +979,9 @@ def report_lines(report: dict) -> list[str]:
         f"{config.unroll} steps, batch {BATCH_SIZE}, vocab {VOCAB_SIZE}), "
         f"{meta['repeats']} rounds x {meta['steps_per_measurement']} timed batch(es)",
         f"threads: {meta['threads']}  jit_compile (Keras): {meta['jit_compile_mode']}",
-        f"loss of the Keras models: {meta['loss']}",
+        f"loss of the Keras models: {meta['loss']}; TensorFlow oneDNN ops: "
+        f"{ONEDNN_STATES[meta['tensorflow_onednn']]} "
+        f"(TF_ENABLE_ONEDNN_OPTS={meta['TF_ENABLE_ONEDNN_OPTS'] or 'unset'})",
         f"load average (1, 5, 15 min) at start {meta['started']['load_average_1_5_15']}, "
         f"at end {meta['finished']['load_average_1_5_15']} on {meta['cpus_available']} CPUs; "
         f"{meta['elapsed_s']} s in all",
