@@ -11,13 +11,16 @@ Side by side in one process, taking turns, with the thread settings of `zoo benc
 Median wall-clock ms per call over the rounds; read it from a quiet machine.
 
 Usage: `python3 benchmarks/cross_entropy.py [--config small] [--repeats 7] [--steps 10]
-[--threads 2]`.
+[--threads 2] [--out FILE.json]`.
 """
 
 import argparse
 import dataclasses
+import json
 import os
 import statistics
+import sys
+from pathlib import Path
 
 
 def main() -> None:
@@ -29,7 +32,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=bench.positive_int, default=7)
     parser.add_argument("--steps", type=bench.positive_int, default=10)
     parser.add_argument("--threads", type=bench.positive_int, default=2)
+    parser.add_argument("--out", type=Path, help="also write the samples and medians as JSON")
     args = parser.parse_args()
+    load_at_start = os.getloadavg()
     config = bench.CONFIGS[args.config]
     shared = dataclasses.replace(config, num_layers=0)
     zoo_lstm = bench.Entry(bench.CONTENDERS_BY_NAME["zoo-lstm"], "auto")
@@ -102,6 +107,22 @@ def main() -> None:
     for name in ("loss+gradient", "shared part train step", "zoo-lstm model train step"):
         saved = medians[f"{name}, keras"] - medians[f"{name}, zoo"]
         print(f"{name}: zoo's loss saves {saved:.1f} ms per call")
+    if args.out:
+        payload = {
+            "command": " ".join(["python3", *sys.argv]),
+            "config": dataclasses.asdict(config),
+            "repeats": args.repeats,
+            "steps": args.steps,
+            "threads": args.threads,
+            "tensorflow_onednn": bench.tensorflow_onednn(),
+            "load_average_start": load_at_start,
+            "load_average_end": os.getloadavg(),
+            "ms_per_call": samples,
+            "medians": medians,
+        }
+        partial = args.out.with_name(args.out.name + ".partial")
+        partial.write_text(json.dumps(payload, indent=1) + "\n")
+        partial.replace(args.out)
 
 
 if __name__ == "__main__":

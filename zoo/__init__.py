@@ -7,4 +7,4 @@ callbacks and export.
 
 __version__ = "0.1.0"
 
-from zoo import layers  # noqa: E402,F401  (registers the serializable layers on import)
+from zoo import layers, losses  # noqa: E402,F401  (registers the serializable classes on import)
