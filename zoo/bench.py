@@ -22,9 +22,10 @@ Peak resident memory (RSS, MiB) is measured for each contender in a subprocess o
 
 TensorFlow's matmuls: TensorFlow runs its own ops through oneDNN only where it turns oneDNN on
 by default (CPUs with AVX-512 VNNI and newer) or where `TF_ENABLE_ONEDNN_OPTS=1` is set before
-TensorFlow is imported; on a CPU without AVX-512 its matmuls stay on Eigen, which is slower
-there. The setting applies to all TensorFlow contenders alike (not to the layers' XLA loops) and
-is read back, printed and recorded (`tensorflow_onednn`): compare runs only at the same setting.
+TensorFlow is imported; on other CPUs its matmuls stay on Eigen (slower than oneDNN on the
+AVX2 machine of the committed results). The setting applies to all TensorFlow contenders
+alike (not to the layers' XLA loops) and is read back, printed and recorded
+(`tensorflow_onednn`): compare runs only at the same setting.
 
 FLOPs per token count matmuls only, 2*m*n*k FLOPs per (m x k) @ (k x n) product, per token:
     LSTM layer: 2 * 4h * (d + h)      GRU layer: 2 * 3h * (d + h)

@@ -9,41 +9,39 @@ The values are those of ``keras.losses.sparse_categorical_crossentropy(y, z, fro
 (tested to float32 precision). On the TensorFlow backend the forward and the backward pass each
 run as one XLA-compiled function with the gradient above written out: TensorFlow's own kernel
 (``tf.nn.sparse_softmax_cross_entropy_with_logits``, what Keras calls) computes the gradient in
-every forward call and is several times slower at a language model's shapes (400 x 10,000
-logits: ``benchmarks/cross_entropy.py``). Other backends compute it with ``keras.ops``.
+every forward call and takes more than twice as long at a language model's shapes (400 x
+10,000 logits: ``benchmarks/cross_entropy.py``). Other backends compute it with ``keras.ops``.
 """
 
 from __future__ import annotations
 
+import functools
+
 import keras
 
-_tf_functions = None
 
-
+@functools.cache
 def _tensorflow_functions():
     """(forward, backward): the compiled halves, built once on first use."""
-    global _tf_functions
-    if _tf_functions is None:
-        import tensorflow as tf
+    import tensorflow as tf
 
-        @tf.function(jit_compile=True, autograph=False)
-        def forward(labels, logits):
-            """(loss per row, logsumexp per row) of 2-D ``logits`` (rows, classes)."""
-            peak = tf.reduce_max(logits, axis=1, keepdims=True)
-            shifted = logits - peak
-            log_total = tf.math.log(tf.reduce_sum(tf.exp(shifted), axis=1))
-            picked = tf.gather(shifted, labels, axis=1, batch_dims=1)
-            return log_total - picked, log_total + peak[:, 0]
+    @tf.function(jit_compile=True, autograph=False)
+    def forward(labels, logits):
+        """(loss per row, logsumexp per row) of 2-D ``logits`` (rows, classes)."""
+        peak = tf.reduce_max(logits, axis=1, keepdims=True)
+        shifted = logits - peak
+        log_total = tf.math.log(tf.reduce_sum(tf.exp(shifted), axis=1))
+        picked = tf.gather(shifted, labels, axis=1, batch_dims=1)
+        return log_total - picked, log_total + peak[:, 0]
 
-        @tf.function(jit_compile=True, autograph=False)
-        def backward(labels, logits, log_normalizer, upstream):
-            """upstream * (softmax(logits) - one_hot(labels)), row by row."""
-            probabilities = tf.exp(logits - log_normalizer[:, None])
-            one_hot = tf.one_hot(labels, tf.shape(logits)[1], dtype=logits.dtype)
-            return (probabilities - one_hot) * upstream[:, None]
+    @tf.function(jit_compile=True, autograph=False)
+    def backward(labels, logits, log_normalizer, upstream):
+        """upstream * (softmax(logits) - one_hot(labels)), row by row."""
+        probabilities = tf.exp(logits - log_normalizer[:, None])
+        one_hot = tf.one_hot(labels, tf.shape(logits)[1], dtype=logits.dtype)
+        return (probabilities - one_hot) * upstream[:, None]
 
-        _tf_functions = forward, backward
-    return _tf_functions
+    return forward, backward
 
 
 def _tensorflow_cross_entropy(labels, logits):
