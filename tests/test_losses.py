@@ -30,11 +30,10 @@ def loss_and_gradient(function, labels, logits):
 
 
 @pytest.mark.parametrize(
-    "shape, classes, scale",
-    [((7,), 5, 3.0), ((4, 6), 11, 3.0), ((2, 3, 4), 9, 3.0), ((20, 20), 10_000, 3.0)],
+    "shape, classes", [((7,), 5), ((4, 6), 11), ((2, 3, 4), 9), ((20, 20), 10_000)]
 )
-def test_values_and_gradients_equal_keras(shape, classes, scale):
-    labels, logits = case(shape, classes, scale)
+def test_values_and_gradients_equal_keras(shape, classes):
+    labels, logits = case(shape, classes)
     ours, our_grad = loss_and_gradient(sparse_softmax_cross_entropy, labels, logits)
     theirs, their_grad = loss_and_gradient(keras_cross_entropy, labels, logits)
     assert ours.shape == shape and ours.dtype == np.float32
