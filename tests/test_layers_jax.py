@@ -1,5 +1,6 @@
 """The zoo layers on Keras's JAX backend: the engine's generic loop (keras.ops.scan) against
-Keras's built-in layers, in a subprocess with KERAS_BACKEND=jax; and zoo.losses there."""
+Keras's built-in layers, in a subprocess with KERAS_BACKEND=jax; zoo.losses there; and the GPU
+check script, run here on the CPU."""
 
 import importlib.util
 import json
@@ -7,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +77,29 @@ def test_zoo_layers_equal_builtins_on_jax_backend():
         assert forward < 1e-5, case
         assert trained < 1e-5, case
     assert differences["loss"] < 1e-5
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_accelerator_equivalence_script_on_jax_cpu(tmp_path):
+    """`benchmarks/accelerator_equivalence.py`, the GPU check, at tiny shapes on the CPU: every
+    case compared with Keras's generic loop, within tolerance, and the report written."""
+    script = Path(__file__).parent.parent / "benchmarks" / "accelerator_equivalence.py"
+    out = tmp_path / "report.json"
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    command = [sys.executable, str(script), "--batch", "4", "--steps", "5", "--units", "8"]
+    result = subprocess.run(
+        [*command, "--rounds", "1", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["backend"] == "jax" and report["passed"]
+    assert sorted(report["cases"]) == ["gru", "gru_reset_before", "lstm", "lstm_masked"]
+    for name, case in report["cases"].items():
+        assert case["reference"] == "generic", name  # no GPU: Keras's generic loop
+        assert case["forward"] < 1e-5, name
+        assert 0 < case["update"] and case["trained_relative"] < 1e-4, name
+        assert set(case["timings"]) == {"zoo", "keras"}, name
