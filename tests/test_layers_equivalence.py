@@ -3,9 +3,16 @@
 import keras
 import numpy as np
 import pytest
-from layer_pairs import KINDS, assert_models_equal, copy_weights, layer_pair
+from layer_pairs import (
+    KINDS,
+    assert_models_equal,
+    copy_weights,
+    layer_pair,
+    outputs_and_gradients,
+)
 
 import zoo.layers
+import zoo.layers.fused
 
 B, T, D, UNITS = 4, 7, 5, 6
 
@@ -267,3 +274,70 @@ def test_generic_loop_equals_keras(kind, arguments, mask, training):
     reference, ours = sequence_models(kind, mask=mask, **arguments)
     with zoo.layers.engine.generic_loop():
         assert_models_equal(reference, ours, [right_padded()], training=training)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("slices", [2, 3])
+@pytest.mark.parametrize(
+    ("arguments", "mask", "training"),
+    [
+        ({"return_sequences": True, "return_state": True}, False, False),
+        ({"go_backwards": True, "return_state": True}, True, False),
+        (
+            {"return_sequences": True, "dropout": 0.3, "recurrent_dropout": 0.4, "seed": 3},
+            True,
+            True,
+        ),
+    ],
+    ids=["plain", "masked-backwards", "dropout"],
+)
+def test_batch_slices_equal_keras(kind, slices, arguments, mask, training):
+    """The fused loops over batch slices (rows 2+2, or 2+1+1) are equal to Keras too: states,
+    masks, dropout masks and gradients cut and joined along the right axes."""
+    reference, ours = sequence_models(kind, mask=mask, **arguments)
+    with zoo.layers.fused.batch_slices(slices):
+        assert_models_equal(reference, ours, [right_padded()], training=training)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_batch_slices_run_one_loop_per_slice(kind, monkeypatch):
+    """Forward and backward loops each run once per slice, on that slice's rows."""
+    loop_names = {"lstm": ("_lstm_forward", "_lstm_backward")}.get(
+        kind, ("_gru_forward", "_gru_backward")
+    )
+    rows = {name: [] for name in loop_names}
+    for name in loop_names:
+        loop = getattr(zoo.layers.fused, name)
+
+        def counted(*args, loop=loop, name=name):
+            rows[name].append(args[0].shape[1])  # (T, rows, ...) time-major first argument
+            return loop(*args)
+
+        monkeypatch.setattr(zoo.layers.fused, name, counted)
+    reference, ours = sequence_models(kind, return_sequences=True)
+    with zoo.layers.fused.batch_slices(3):
+        outputs_and_gradients(ours, [float_inputs()])
+    assert rows == {name: [2, 1, 1] for name in loop_names}
+
+
+def test_batch_slice_sizes(monkeypatch):
+    fused = zoo.layers.fused
+    monkeypatch.setattr(fused, "_cpu_threads", lambda: 2)
+    assert fused.batch_slice_sizes(20) == [10, 10]  # one slice per thread
+    assert fused.batch_slice_sizes(12) == [12]  # slices of 6 rows: too thin
+    assert fused.batch_slice_sizes(None) == [None]  # batch unknown when tracing
+    monkeypatch.setattr(fused, "_cpu_threads", lambda: 4)
+    assert fused.batch_slice_sizes(20) == [10, 10]  # at least MIN_ROWS_PER_SLICE rows each
+    assert fused.batch_slice_sizes(35) == [9, 9, 9, 8]
+    with fused.batch_slices(3):
+        assert fused.batch_slice_sizes(4) == [2, 1, 1]
+        assert fused.batch_slice_sizes(2) == [1, 1]  # at most one slice per row
+    with fused.batch_slices(1):
+        assert fused.batch_slice_sizes(64) == [64]
+    assert fused.batch_slice_sizes(64) == [16, 16, 16, 16]  # the override ends with the context
+    monkeypatch.setattr(fused.tf.config, "list_logical_devices", lambda kind=None: ["GPU:0"])
+    assert fused.batch_slice_sizes(64) == [64]  # a GPU: one loop
+    for bad in (0, -1, 2.0, True):
+        with pytest.raises(ValueError, match="`count` must be a positive integer"):
+            with fused.batch_slices(bad):
+                pass
