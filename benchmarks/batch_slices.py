@@ -32,6 +32,7 @@ def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import numpy as np
     import tensorflow as tf
+    from stacked_layers import stacked_layer_functions
 
     import zoo.layers
     from zoo.layers.fused import batch_slice_sizes, batch_slices
@@ -43,23 +44,7 @@ def main() -> None:
     )
 
     def variant(layer_class, slices):
-        first = layer_class(args.units, return_sequences=True)
-        second = layer_class(args.units, return_sequences=True)
-        weights = []
-        for layer in (first, second):
-            layer.build(x.shape)
-            weights += layer.trainable_weights
-
-        def forward():
-            return second(first(x))
-
-        def train():
-            with tf.GradientTape() as tape:
-                y = forward()
-                loss = tf.reduce_sum(y * y)
-            return tape.gradient(loss, weights)
-
-        functions = tf.function(train), tf.function(forward)
+        functions = stacked_layer_functions(layer_class, x, args.units)
         with batch_slices(slices):  # traced here, so the functions keep this slicing
             for function in functions:
                 function()

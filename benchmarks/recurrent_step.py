@@ -25,6 +25,7 @@ def main() -> None:
     import keras
     import numpy as np
     import tensorflow as tf
+    from stacked_layers import stacked_layer_functions
 
     import zoo.layers
     from zoo.layers.engine import generic_loop
@@ -36,29 +37,12 @@ def main() -> None:
     )
 
     def contender(layer_class, generic=False):
-        first = layer_class(args.units, return_sequences=True)
-        second = layer_class(args.units, return_sequences=True)
-        weights = []
-        for layer in (first, second):
-            layer.build(x.shape)
-            weights += layer.trainable_weights
-
-        def forward():
-            return second(first(x))
-
-        def train():
-            with tf.GradientTape() as tape:
-                y = forward()
-                loss = tf.reduce_sum(y * y)
-            return tape.gradient(loss, weights)
-
+        functions = stacked_layer_functions(layer_class, x, args.units)
         if generic:
             with generic_loop():  # traced here, so the functions keep the generic loop
-                functions = tf.function(train), tf.function(forward)
                 for function in functions:
                     function()
-            return functions
-        return tf.function(train), tf.function(forward)
+        return functions
 
     contenders = {
         "zoo-lstm fused": contender(zoo.layers.LSTM),

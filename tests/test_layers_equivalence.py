@@ -254,8 +254,8 @@ def test_initialization_matches_keras(kind):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize(
+# Loop paths against Keras: (layer arguments, masked inputs, training mode).
+LOOP_CASES = pytest.mark.parametrize(
     ("arguments", "mask", "training"),
     [
         ({"return_sequences": True, "return_state": True}, False, False),
@@ -268,6 +268,10 @@ def test_initialization_matches_keras(kind):
     ],
     ids=["plain", "masked-backwards", "dropout"],
 )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@LOOP_CASES
 def test_generic_loop_equals_keras(kind, arguments, mask, training):
     """The engine's generic loop (what exports trace) is equal to Keras too, not only the
     fused TensorFlow path that the other tests exercise."""
@@ -278,19 +282,7 @@ def test_generic_loop_equals_keras(kind, arguments, mask, training):
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("slices", [2, 3])
-@pytest.mark.parametrize(
-    ("arguments", "mask", "training"),
-    [
-        ({"return_sequences": True, "return_state": True}, False, False),
-        ({"go_backwards": True, "return_state": True}, True, False),
-        (
-            {"return_sequences": True, "dropout": 0.3, "recurrent_dropout": 0.4, "seed": 3},
-            True,
-            True,
-        ),
-    ],
-    ids=["plain", "masked-backwards", "dropout"],
-)
+@LOOP_CASES
 def test_batch_slices_equal_keras(kind, slices, arguments, mask, training):
     """The fused loops over batch slices (rows 2+2, or 2+1+1) are equal to Keras too: states,
     masks, dropout masks and gradients cut and joined along the right axes."""
