@@ -41,8 +41,9 @@ from zoo.layers.engine import recurrent_project
 _compiled = functools.partial(tf.function, jit_compile=True, autograph=False)
 
 
-# A slice needs this many rows to pay for its own loop (measured on 2 CPU threads: two loops of
-# 10 rows beat one of 20 by 1.4x; much thinner slices leave the matmuls too small).
+# The fewest rows worth a loop of their own: a choice. At 2 threads two slices of 10 rows beat
+# one loop of 20 (benchmarks/batch_slices.py); four slices of 5 trained slower than two of 10
+# (ad hoc), their step matmuls too thin.
 MIN_ROWS_PER_SLICE = 8
 
 # Set by `batch_slices()`: the number of slices, instead of the one chosen from the threads.
@@ -67,8 +68,11 @@ def batch_slices(count: int) -> Iterator[None]:
 def _cpu_threads() -> int:
     """The CPU threads TensorFlow can run independent ops on: its inter-op setting (0: the
     default, one per core), at most the cores this process may use."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return min(tf.config.threading.get_inter_op_parallelism_threads() or cores, cores or 1)
+    if hasattr(os, "sched_getaffinity"):
+        cores = len(os.sched_getaffinity(0))
+    else:
+        cores = os.cpu_count() or 1
+    return min(tf.config.threading.get_inter_op_parallelism_threads() or cores, cores)
 
 
 def batch_slice_sizes(batch: int | None) -> list[int]:
@@ -301,8 +305,8 @@ def lstm_states(projected, h0, c0, mask, kernel, recurrent_masks):
             d_states = tf.zeros_like(states) if d_states is None else d_states
             d_c_last = tf.zeros_like(c_last) if d_c_last is None else d_c_last
             backwards = [  # per slice: d(projected, h0, c0, kernel)
-                _lstm_backward(*_detached(ds, dc, *f[:1], *f[2:], h, c, kernel), m, rm)
-                for ds, dc, f, h, c, m, rm in zip(
+                _lstm_backward(*_detached(ds, dc, hs, cells, gates, h, c, kernel), m, rm)
+                for ds, dc, (hs, _, cells, gates), h, c, m, rm in zip(
                     _sliced(d_states, sizes, 1),
                     _sliced(d_c_last, sizes, 0),
                     forwards,
@@ -459,8 +463,8 @@ def gru_states(projected, h0, mask, kernel, recurrent_bias, recurrent_masks, res
 
         def grad(d_states):
             backwards = [  # per slice: d(projected, h0, kernel, bias)
-                _gru_backward(*_detached(ds, *f, h, kernel), m, rm, reset_after)
-                for ds, f, h, m, rm in zip(
+                _gru_backward(*_detached(ds, hs, saved, h, kernel), m, rm, reset_after)
+                for ds, (hs, saved), h, m, rm in zip(
                     _sliced(d_states, sizes, 1), forwards, h0s, step_masks, slice_masks
                 )
             ]
