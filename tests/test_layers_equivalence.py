@@ -314,6 +314,7 @@ def test_batch_slices_run_one_loop_per_slice(kind, monkeypatch):
 
 def test_batch_slice_sizes(monkeypatch):
     fused = zoo.layers.fused
+    monkeypatch.setattr(fused.tf.config, "list_logical_devices", lambda kind=None: [])  # a CPU
     monkeypatch.setattr(fused, "_cpu_threads", lambda: 2)
     assert fused.batch_slice_sizes(20) == [10, 10]  # one slice per thread
     assert fused.batch_slice_sizes(12) == [12]  # slices of 6 rows: too thin
