@@ -27,8 +27,6 @@ Exits 1 when `forward` or the relative `trained` exceeds `--tolerance`.
 """
 
 import argparse
-import json
-import os
 import statistics
 import sys
 import time
@@ -38,6 +36,7 @@ import keras
 import numpy as np
 
 import zoo.layers
+from zoo.training.common import write_json
 
 CASES = {  # name: (Keras class, zoo class, arguments, masked)
     "lstm": (keras.layers.LSTM, zoo.layers.LSTM, {}, False),
@@ -217,9 +216,7 @@ def main() -> int:
         )
     report["passed"] = not failed
     if args.out:
-        temporary = args.out.with_name(args.out.name + ".tmp")
-        temporary.write_text(json.dumps(report, indent=1) + "\n")
-        os.replace(temporary, args.out)
+        write_json(args.out, report)
     print("passed" if not failed else f"FAILED: a difference above {args.tolerance}")
     return 1 if failed else 0
 

@@ -12,7 +12,6 @@ Usage: `python3 benchmarks/batch_slices.py [--units 200] [--steps 20] [--batch 2
 """
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -36,6 +35,7 @@ def main() -> None:
 
     import zoo.layers
     from zoo.layers.fused import batch_slice_sizes, batch_slices
+    from zoo.training.common import write_json
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
@@ -83,9 +83,7 @@ def main() -> None:
             "ms": samples,
             "median_ms": medians,
         }
-        temporary = args.out.with_name(args.out.name + ".tmp")
-        temporary.write_text(json.dumps(report, indent=1) + "\n")
-        os.replace(temporary, args.out)
+        write_json(args.out, report)
 
 
 if __name__ == "__main__":

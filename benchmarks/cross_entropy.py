@@ -16,7 +16,6 @@ Usage: `python3 benchmarks/cross_entropy.py [--config small] [--repeats 7] [--st
 
 import argparse
 import dataclasses
-import json
 import os
 import statistics
 import sys
@@ -26,6 +25,7 @@ from pathlib import Path
 def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from zoo import bench
+    from zoo.training.common import write_json
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", choices=tuple(bench.CONFIGS), default="small")
@@ -120,9 +120,7 @@ def main() -> None:
             "ms_per_call": samples,
             "medians": medians,
         }
-        partial = args.out.with_name(args.out.name + ".partial")
-        partial.write_text(json.dumps(payload, indent=1) + "\n")
-        partial.replace(args.out)
+        write_json(args.out, payload)
 
 
 if __name__ == "__main__":

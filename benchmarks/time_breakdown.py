@@ -20,7 +20,6 @@ Usage: `python3 benchmarks/time_breakdown.py [--config small] [--repeats 7] [--s
 
 import argparse
 import dataclasses
-import json
 import os
 import statistics
 from pathlib import Path
@@ -42,6 +41,7 @@ def milliseconds(words_per_second: float, words_per_step: int) -> float:
 def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from zoo import bench
+    from zoo.training.common import write_json
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", choices=tuple(bench.CONFIGS), default="small")
@@ -125,9 +125,7 @@ def main() -> None:
             "recurrent_ms": recurrent,
             "load_average_end": os.getloadavg(),
         }
-        partial = args.out.with_name(args.out.name + ".partial")
-        partial.write_text(json.dumps(payload, indent=1) + "\n")
-        partial.replace(args.out)
+        write_json(args.out, payload)
 
 
 if __name__ == "__main__":

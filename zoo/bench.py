@@ -1094,10 +1094,9 @@ def run(args: argparse.Namespace) -> int:
         profile_entries(raw["runners"], args.profile)
         print(f"profiles written under {args.profile}")
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        temporary = args.out.with_name(args.out.name + ".tmp")
-        temporary.write_text(json.dumps(report, indent=2) + "\n")
-        os.replace(temporary, args.out)
+        from zoo.training.common import write_json
+
+        write_json(args.out, report)
         print(f"results written to {args.out}")
     return 0
 

@@ -49,6 +49,8 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from zoo.training.common import write_text
+
 TASKS = ("sentiment", "language_model")
 UNK_TOKEN = "<unk>"
 MODEL_FILE = "model.keras"
@@ -165,10 +167,7 @@ def save_vectorizer(vectorizer, path: str | Path) -> None:
         "layer": keras.saving.serialize_keras_object(vectorizer),
         "vocabulary": [str(token) for token in vectorizer.get_vocabulary()],
     }
-    path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(data) + "\n", encoding="utf-8")
-    temporary.replace(path)
+    write_text(path, json.dumps(data) + "\n")
 
 
 def load_vectorizer(path: str | Path):
