@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import statistics
 import sys
 
 import pytest
@@ -118,6 +119,25 @@ def test_targets_use_ratios_of_medians():
     assert verdicts[("train gru zoo/keras >= 1.15", "zoo-gru")]["met"] is None
     medium = bench.evaluate_targets(results, "medium")
     assert not any("torch" in v["target"] for v in medium)
+
+
+def test_per_round_ratios_pair_the_samples_of_each_round():
+    zoo = fake_result("zoo", "lstm", train=1100, infer=1000, rss=500)
+    keras = fake_result("keras", "lstm", train=1000, infer=1000, rss=400)
+    zoo["train"]["samples"] = [1100.0, 600.0, 1200.0, 1300.0, 1000.0]
+    keras["train"]["samples"] = [1000.0, 500.0, 1000.0, 1300.0, 1250.0]
+    per_round = bench.verdict(bench.TARGETS[0], zoo, keras)["per_round"]
+    ratios = [1.1, 1.2, 1.2, 1.0, 0.8]  # round by round, not sorted series against each other
+    assert per_round["median"] == pytest.approx(1.1) and per_round["rounds"] == 5
+    q1, _, q3 = statistics.quantiles(ratios, n=4)
+    assert (per_round["q1"], per_round["q3"]) == (pytest.approx(q1), pytest.approx(q3))
+    line = bench.verdict_rows([bench.verdict(bench.TARGETS[0], zoo, keras)])[0]
+    assert f"per round 1.10 [{q1:.2f}-{q3:.2f}]" in line
+    # no samples (or series of different lengths) and peak RSS: no per-round ratios
+    assert bench.paired_ratios(zoo, keras, "infer") is None
+    assert bench.paired_ratios(zoo, keras, "rss") is None
+    keras["train"]["samples"] = keras["train"]["samples"][:4]
+    assert bench.paired_ratios(zoo, keras, "train") is None
 
 
 def test_fraction_of_peak_is_flops_over_peak():

@@ -787,8 +787,25 @@ def evaluate_targets(results: Sequence[dict], config_name: str) -> list[dict]:
     return verdicts
 
 
+def paired_ratios(zoo: dict, baseline: dict, metric: str) -> dict[str, float] | None:
+    """The per-round ratios zoo / baseline of a throughput metric ("train", "infer"): the two
+    were timed in the same round, so a change of the machine's load between rounds cancels.
+    Their median and quartiles (q1, q3: the middle half of the rounds); None for peak RSS
+    (one sample each) or when the sample series differ in length."""
+    if metric == "rss":
+        return None
+    numerators = zoo[metric].get("samples") or []
+    denominators = baseline[metric].get("samples") or []
+    if not numerators or len(numerators) != len(denominators):
+        return None
+    ratios = [n / d for n, d in zip(numerators, denominators)]
+    q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+    return {"median": statistics.median(ratios), "q1": q1, "q3": q3, "rounds": len(ratios)}
+
+
 def verdict(target: Target, zoo: dict, baseline: dict | None) -> dict:
-    """Ratio zoo / baseline of the target's metric and whether it meets the target."""
+    """Ratio zoo / baseline of the target's metric (of the medians) and whether it meets the
+    target; with the per-round ratios' median and quartiles (`paired_ratios`) beside it."""
     numerator = entry_metric(zoo, target.metric)
     denominator = entry_metric(baseline, target.metric) if baseline else None
     ratio = numerator / denominator if numerator and denominator else None
@@ -798,6 +815,7 @@ def verdict(target: Target, zoo: dict, baseline: dict | None) -> dict:
         "baseline": baseline["label"] if baseline else None,
         "ratio": ratio,
         "met": None if ratio is None else target.is_met(ratio),
+        "per_round": None if ratio is None else paired_ratios(zoo, baseline, target.metric),
     }
 
 
@@ -951,9 +969,15 @@ def verdict_rows(verdicts: Sequence[dict]) -> list[str]:
             rows.append(f"  n/a      {item['target']} ({item['zoo']}: no baseline result)")
             continue
         status = "met" if item["met"] else "NOT met"
+        per_round = item.get("per_round")
+        spread = (
+            f"; per round {per_round['median']:.2f} [{per_round['q1']:.2f}-{per_round['q3']:.2f}]"
+            if per_round
+            else ""
+        )
         rows.append(
             f"  {status:8} {item['target']}: {item['ratio']:.2f} "
-            f"({item['zoo']} / {item['baseline']})"
+            f"({item['zoo']} / {item['baseline']}{spread})"
         )
     return rows
 
