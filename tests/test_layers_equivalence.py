@@ -302,7 +302,7 @@ def test_batch_slices_run_one_loop_per_slice(kind, monkeypatch):
         loop = getattr(zoo.layers.fused, name)
 
         def counted(*args, loop=loop, name=name):
-            rows[name].append(args[0].shape[1])  # (T, rows, ...) time-major first argument
+            rows[name].append(args[0].shape[0])  # (rows, T, ...) batch-major first argument
             return loop(*args)
 
         monkeypatch.setattr(zoo.layers.fused, name, counted)

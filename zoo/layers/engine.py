@@ -12,7 +12,9 @@ A cell of the zoo states only its equations, split in two:
 ``keras.layers.RNN`` and ``keras.layers.StackedRNNCells``. ``RecurrentLayer`` (a
 ``keras.layers.RNN``) projects the whole sequence first and then runs ``scan_recurrence``, the
 engine's loop, which owns the masking rules, the direction and the output bookkeeping. A speed-up
-of the engine speeds up every cell.
+of the engine speeds up every cell. A cell may also offer a fused loop over the whole sequence
+(``fused_loop``: the LSTM and GRU on TensorFlow, ``zoo.layers.fused``), which projects the
+inputs itself; ``fused_recurrence`` then keeps the same rules around it.
 
 Dropout follows Keras exactly: one mask per sequence (drawn once per call of the layer from the
 cell's seed generator, reused at every timestep), active only in training; with
@@ -332,7 +334,6 @@ def scan_recurrence(
     unroll: bool = False,
     zero_output_for_mask: bool = False,
     return_sequences: bool = True,
-    fused: Callable | None = None,
 ):
     """Run ``step`` over time: the engine's loop.
 
@@ -347,10 +348,6 @@ def scan_recurrence(
         unroll: a Python loop over the (static) T steps instead of a symbolic loop.
         zero_output_for_mask: masked timesteps output zeros instead of the previous output.
         return_sequences: whether the outputs of every timestep are needed.
-        fused: optional TensorFlow fast path for the same step over the whole sequence,
-            ``(projected_tm (T, B, G), states, mask_tm (T, B, 1) or None) -> (H, final_states)``
-            with ``H`` (T, B, units) the first state after every step, masked steps keeping the
-            previous state (see ``zoo.layers.fused``). Used unless ``unroll`` is set.
 
     Returns:
         ``(last_output, outputs, final_states)``: (batch, units); (batch, T, units) when
@@ -363,11 +360,7 @@ def scan_recurrence(
         inputs = ops.flip(inputs, axis=0)
         mask = None if mask is None else ops.flip(mask, axis=0)
     states = list(initial_state)
-    if fused is not None and not unroll:
-        state_sequence, states = fused(inputs, states, mask)
-        outputs = _outputs_from_states(state_sequence, mask, zero_output_for_mask)
-        last = outputs[-1]
-    elif unroll or keras.backend.backend() != "tensorflow":
+    if unroll or keras.backend.backend() != "tensorflow":
         last, outputs, states = _python_or_scan_loop(
             step, inputs, states, mask, unroll, zero_output_for_mask
         )
@@ -379,8 +372,52 @@ def scan_recurrence(
     return last, outputs, states
 
 
+def fused_recurrence(
+    fused: Callable,
+    sequences,
+    initial_state: Sequence,
+    mask=None,
+    go_backwards: bool = False,
+    zero_output_for_mask: bool = False,
+    return_sequences: bool = True,
+):
+    """Run a cell's fused loop over the sequences, with ``scan_recurrence``'s rules.
+
+    Args:
+        fused: ``(sequences, states, mask) -> (H, final_states)``, the cell's loop over the
+            whole sequence, input projection included: ``sequences`` (batch, T, d), ``mask``
+            (batch, T) booleans or None, and ``H`` (batch, T, units) the first state after
+            every step, masked steps keeping the previous state (see ``zoo.layers.fused``).
+        sequences, initial_state, mask, go_backwards, zero_output_for_mask, return_sequences:
+            as in ``scan_recurrence`` (with the raw sequences instead of their projection).
+
+    Returns:
+        ``(last_output, outputs, final_states)``, as ``scan_recurrence``.
+    """
+    if mask is not None:
+        mask = ops.cast(mask, "bool")
+    if go_backwards:
+        sequences = ops.flip(sequences, axis=1)
+        mask = None if mask is None else ops.flip(mask, axis=1)
+    state_sequence, states = fused(sequences, list(initial_state), mask)
+    outputs = _outputs_from_states(state_sequence, mask, zero_output_for_mask)
+    last = outputs[:, -1]
+    return last, (outputs if return_sequences else ops.expand_dims(last, 1)), states
+
+
+def fused_projection(cell: RecurrentCell, sequences, dropout_mask, bias):
+    """What a fused loop projects: ``(inputs, kernel, bias)``, that is the sequences with the
+    cell's kernel and ``bias`` (its input bias, or None); or, with an input dropout mask, the
+    cell's own projection ``project_inputs`` (one mask per gate block) with kernel and bias
+    None."""
+    if dropout_mask is not None:
+        return cell.project_inputs(sequences, dropout_mask), None, None
+    return sequences, cell.kernel, bias
+
+
 def _outputs_from_states(state_sequence, mask, zero_output_for_mask: bool):
-    """The outputs of the masking rule, from the states after every step (time major).
+    """The outputs of the masking rule, from the states after every step (batch major: states
+    (batch, T, units), ``mask`` (batch, T) booleans or None).
 
     Where ``mask_t`` is True the output is the new state. Where it is False the state was kept,
     so the state equals the previous output, except before the first real step, where the
@@ -391,8 +428,8 @@ def _outputs_from_states(state_sequence, mask, zero_output_for_mask: bool):
         return state_sequence
     keep = mask
     if not zero_output_for_mask:
-        keep = ops.cumsum(ops.cast(mask, "int32"), axis=0) > 0
-    return ops.where(keep, state_sequence, ops.zeros_like(state_sequence))
+        keep = ops.cumsum(ops.cast(mask, "int32"), axis=1) > 0
+    return ops.where(keep[:, :, None], state_sequence, ops.zeros_like(state_sequence))
 
 
 def _tf_while_loop(step, inputs, states, mask, zero_output_for_mask, return_sequences):
@@ -526,28 +563,37 @@ class RecurrentLayer(keras.layers.RNN):
         input_mask, recurrent_mask = cell.dropout_masks(
             sequences[:, 0, :], initial_state[0], training
         )
-        projected = cell.project_inputs(sequences, input_mask)
-
-        def step(projected_t, states):
-            return cell.step(projected_t, states, recurrent_mask)
-
         fused = None
         if (
             keras.backend.backend() == "tensorflow"
             and hasattr(cell, "fused_loop")
             and not _GENERIC_LOOP_ONLY
+            and not self.unroll
         ):
             fused = cell.fused_loop(recurrent_mask)
+        if fused is not None:
+            return fused_recurrence(
+                lambda sequences, states, mask: fused(sequences, states, mask, input_mask),
+                sequences,
+                initial_state,
+                mask=mask,
+                go_backwards=self.go_backwards,
+                zero_output_for_mask=self.zero_output_for_mask,
+                return_sequences=self.return_sequences,
+            )
+
+        def step(projected_t, states):
+            return cell.step(projected_t, states, recurrent_mask)
+
         return scan_recurrence(
             step,
-            projected,
+            cell.project_inputs(sequences, input_mask),
             initial_state,
             mask=mask,
             go_backwards=self.go_backwards,
             unroll=self.unroll,
             zero_output_for_mask=self.zero_output_for_mask,
             return_sequences=self.return_sequences,
-            fused=fused,
         )
 
 

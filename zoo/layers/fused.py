@@ -13,6 +13,13 @@ default activations (tanh, sigmoid), whose derivatives are written out below; ot
 and other backends take the engine's generic loop. Both compute the same numbers (the
 equivalence tests compare both against Keras's built-in layers).
 
+Each compiled forward function also makes the input projection ``x_t W + b`` of its rows, from
+batch-major inputs (batch, T, d), and returns the states batch major; its backward function
+returns the projection's gradients too (``dX = dZ W^T``, ``dW = X^T dZ``, ``db = sum dZ``). The
+transposes to and from time major then happen inside XLA, per slice, instead of as TensorFlow
+ops on the whole batch. With input dropout the cell projects first (one mask per gate block) and
+the functions take that projection instead (``kernel=None``).
+
 Masking rule (the engine's): where ``mask_t`` is False the states keep their previous value.
 The functions here return the state sequence; the layer derives the outputs from it.
 
@@ -120,7 +127,56 @@ def _detached(*tensors):
     """The tensors, hidden from any gradient tape: the compiled loops must not be recorded,
     since a recorded call would export its loop intermediates (TensorLists) out of XLA. Their
     gradients are the hand-written ones."""
-    return [tf.stop_gradient(t) for t in tensors]
+    return [None if t is None else tf.stop_gradient(t) for t in tensors]
+
+
+def _time_major(tensor):
+    """(B, T, ...) <-> (T, B, ...): swaps the first two axes."""
+    return tf.transpose(tensor, [1, 0, *range(2, tensor.shape.rank)])
+
+
+def _projection(inputs, kernel, bias):
+    """``x_t W + b`` of batch-major ``inputs`` (B, T, d), time major (T, B, G); with ``kernel``
+    None, ``inputs`` hold that projection already (B, T, G) and are only made time major."""
+    sequence = _time_major(inputs)
+    if kernel is None:
+        return sequence
+    flat = tf.matmul(tf.reshape(sequence, (-1, sequence.shape[-1])), kernel)
+    if bias is not None:
+        flat += bias
+    return tf.reshape(flat, tf.concat([tf.shape(sequence)[:2], [kernel.shape[-1]]], axis=0))
+
+
+def _projection_grads(dz, inputs, kernel, with_bias):
+    """Gradients of ``_projection`` from ``dz`` (T, B, G), its time-major gradient: the inputs'
+    (batch major), then, with a ``kernel``, the kernel's (``X^T dZ``) and, ``with_bias``, the
+    bias's (``sum dZ``)."""
+    if kernel is None:
+        return [_time_major(dz)]
+    flat_dz = tf.reshape(dz, (-1, dz.shape[-1]))
+    flat_inputs = tf.reshape(_time_major(inputs), (-1, inputs.shape[-1]))
+    d_inputs = tf.reshape(
+        tf.matmul(flat_dz, kernel, transpose_b=True),
+        tf.concat([tf.shape(dz)[:2], [inputs.shape[-1]]], axis=0),
+    )
+    grads = [_time_major(d_inputs), tf.matmul(flat_inputs, flat_dz, transpose_a=True)]
+    if with_bias:
+        grads.append(tf.reduce_sum(flat_dz, axis=0))
+    return grads
+
+
+def _check_projection(kernel, bias):
+    if kernel is None and bias is not None:
+        raise ValueError(
+            "Argument `bias`: expected None when `kernel` is None (the inputs are then projected "
+            "already, bias included)."
+        )
+
+
+def _weights(kernel, bias):
+    """The projection weights given (kernel, then bias), as tensors (not variables: the
+    custom gradients hand their gradients back to the variables' reads)."""
+    return [tf.convert_to_tensor(w) for w in (kernel, bias) if w is not None]
 
 
 def _transposed(kernel):
@@ -195,8 +251,10 @@ def _split_masked_grad(mask_t, grad):
 
 
 def _mask_reader(mask, steps):
+    """Per step t, the (B, 1) booleans of batch-major ``mask`` (B, T), or None."""
     if mask is None:
         return lambda t: None
+    mask = _time_major(mask)[:, :, None]
     # Read once per step by the forward loop and again by the backward loop.
     array = tf.TensorArray(
         mask.dtype, size=steps, element_shape=mask.shape[1:], clear_after_read=False
@@ -210,14 +268,16 @@ def _previous_states(h0, states):
 
 
 @_compiled
-def _lstm_forward(projected, h0, c0, kernel, mask, masks):
-    """(H, c_T, C, gates): states and cells after every step, and the gates i, f, g, o."""
+def _lstm_forward(inputs, kernel, bias, h0, c0, recurrent_kernel, mask, masks):
+    """(H, c_T, C, gates): states (batch major) and cells (time major) after every step, and
+    the gates i, f, g, o (time major), for ``inputs`` (B, T, d) projected with (kernel, bias)."""
+    projected = _projection(inputs, kernel, bias)
     steps = _steps(projected)
-    inputs = _read_all(projected, steps)
+    steps_in = _read_all(projected, steps)
     mask_at = _mask_reader(mask, steps)
 
     def body(t, h, c, states, cells, gates):
-        z = inputs.read(t) + recurrent_project(h, kernel, masks, 4)
+        z = steps_in.read(t) + recurrent_project(h, recurrent_kernel, masks, 4)
         z_i, z_f, z_c, z_o = tf.split(z, 4, axis=1)
         i, f, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.sigmoid(z_o)
         g = tf.tanh(z_c)
@@ -240,13 +300,30 @@ def _lstm_forward(projected, h0, c0, kernel, mask, masks):
     _, _, c_last, states, cells, gates = _time_loop(
         body, steps, (*loop_vars, _empty(h0, steps, 4 * units))
     )
-    return states.stack(), c_last, cells.stack(), gates.stack()
+    return _time_major(states.stack()), c_last, cells.stack(), gates.stack()
 
 
 @_compiled
-def _lstm_backward(d_states, d_c_last, states, cells, gates, h0, c0, kernel_t, mask, masks):
-    """Gradients with respect to (projected, h0, c0, kernel); ``kernel_t`` is the recurrent
-    kernel transposed (see ``_transposed``)."""
+def _lstm_backward(
+    d_states,
+    d_c_last,
+    inputs,
+    states,
+    cells,
+    gates,
+    h0,
+    c0,
+    kernel_t,
+    kernel,
+    with_bias,
+    mask,
+    masks,
+):
+    """Gradients with respect to (h0, c0, recurrent kernel, inputs, then kernel and bias as in
+    ``_projection_grads``). ``d_states``, ``states`` and ``inputs`` are batch major, ``cells``
+    and ``gates`` as ``_lstm_forward`` returns them; ``kernel_t`` is the recurrent kernel
+    transposed (see ``_transposed``)."""
+    d_states, states = _time_major(d_states), _time_major(states)
     steps = _steps(states)
     mask_at = _mask_reader(mask, steps)
     previous_cells = _read_all(_previous_states(c0, cells), steps)
@@ -279,48 +356,59 @@ def _lstm_backward(d_states, d_c_last, states, cells, gates, h0, c0, kernel_t, m
     )
     dz_all = dz_array.stack()
     d_kernel = _recurrent_kernel_grad(_previous_states(h0, states), dz_all, masks, 4)
-    return dz_all, dh0, dc0, d_kernel
+    return [dh0, dc0, d_kernel, *_projection_grads(dz_all, inputs, kernel, with_bias)]
 
 
-def lstm_states(projected, h0, c0, mask, kernel, recurrent_masks):
+def lstm_states(inputs, h0, c0, mask, recurrent_kernel, recurrent_masks, kernel=None, bias=None):
     """LSTM over time (tanh and sigmoid), with hand-written BPTT.
 
     Args:
-        projected: (T, B, 4 units), ``x_t W + b`` in gate order i, f, c, o; time major.
+        inputs: (B, T, d), the sequences, projected here as ``x_t W + b`` with ``kernel`` W
+            (d, 4 units) and ``bias`` b (4 units,) or None; or, with ``kernel`` None, that
+            projection already, (B, T, 4 units). Gate order i, f, c, o.
         h0, c0: (B, units) initial states.
-        mask: None or (T, B, 1) booleans.
-        kernel: the recurrent kernel U, (units, 4 units).
+        mask: None or (B, T) booleans.
+        recurrent_kernel: the recurrent kernel U, (units, 4 units).
         recurrent_masks: None or 4 recurrent dropout masks (B, units), one per gate.
+        kernel, bias: the input projection's weights (see ``inputs``).
 
     Returns:
-        ``(H, c_T)``: the hidden states after every step, (T, B, units), and the final cell.
+        ``(H, c_T)``: the hidden states after every step, (B, T, units), and the final cell.
     """
+    _check_projection(kernel, bias)
     masks = None if recurrent_masks is None else list(recurrent_masks)
     sizes = batch_slice_sizes(h0.shape[0])
     slice_masks = _sliced_masks(masks, sizes)
-    step_masks = _sliced(mask, sizes, 1)
+    step_masks = _sliced(mask, sizes, 0)
+    has_kernel, with_bias = kernel is not None, bias is not None
 
     @tf.custom_gradient
-    def run(projected, h0, c0, kernel):
-        h0s, c0s = _sliced(h0, sizes, 0), _sliced(c0, sizes, 0)
+    def run(inputs, h0, c0, recurrent_kernel, *weights):
+        kernel = weights[0] if has_kernel else None
+        bias = weights[-1] if with_bias else None
+        xs, h0s, c0s = _sliced(inputs, sizes, 0), _sliced(h0, sizes, 0), _sliced(c0, sizes, 0)
         forwards = [  # per slice: (H, c_T, C, gates)
-            _lstm_forward(*_detached(p, h, c, kernel), m, rm)
-            for p, h, c, m, rm in zip(
-                _sliced(projected, sizes, 1), h0s, c0s, step_masks, slice_masks
-            )
+            _lstm_forward(*_detached(x, kernel, bias, h, c, recurrent_kernel), m, rm)
+            for x, h, c, m, rm in zip(xs, h0s, c0s, step_masks, slice_masks)
         ]
-        states = _joined([f[0] for f in forwards], 1)
+        states = _joined([f[0] for f in forwards], 0)
         c_last = _joined([f[1] for f in forwards], 0)
 
         def grad(d_states, d_c_last):
             d_states = tf.zeros_like(states) if d_states is None else d_states
             d_c_last = tf.zeros_like(c_last) if d_c_last is None else d_c_last
-            kernel_t = _transposed(kernel)
-            backwards = [  # per slice: d(projected, h0, c0, kernel)
-                _lstm_backward(*_detached(ds, dc, hs, cells, gates, h, c, kernel_t), m, rm)
-                for ds, dc, (hs, _, cells, gates), h, c, m, rm in zip(
-                    _sliced(d_states, sizes, 1),
+            kernel_t = _transposed(recurrent_kernel)
+            backwards = [  # per slice: d(h0, c0, recurrent kernel, inputs[, kernel][, bias])
+                _lstm_backward(
+                    *_detached(ds, dc, x, hs, cells, gates, h, c, kernel_t, kernel),
+                    with_bias,
+                    m,
+                    rm,
+                )
+                for ds, dc, x, (hs, _, cells, gates), h, c, m, rm in zip(
+                    _sliced(d_states, sizes, 0),
                     _sliced(d_c_last, sizes, 0),
+                    xs,
                     forwards,
                     h0s,
                     c0s,
@@ -329,17 +417,18 @@ def lstm_states(projected, h0, c0, mask, kernel, recurrent_masks):
                 )
             ]
             return (
-                _joined([b[0] for b in backwards], 1),
+                _joined([b[3] for b in backwards], 0),
+                _joined([b[0] for b in backwards], 0),
                 _joined([b[1] for b in backwards], 0),
-                _joined([b[2] for b in backwards], 0),
-                _summed([b[3] for b in backwards]),
+                _summed([b[2] for b in backwards]),
+                *(_summed(list(parts)) for parts in zip(*(b[4:] for b in backwards))),
             )
 
         return (states, c_last), grad
 
-    # A tensor, not the variable: custom_gradient then hands the kernel's gradient back to the
-    # variable's read through ordinary autodiff.
-    return run(projected, h0, c0, tf.convert_to_tensor(kernel))
+    # Tensors, not the variables: custom_gradient then hands the weights' gradients back to the
+    # variables' reads through ordinary autodiff (so in `_weights`).
+    return run(inputs, h0, c0, tf.convert_to_tensor(recurrent_kernel), *_weights(kernel, bias))
 
 
 def _gru_step(x, h, kernel, bias, masks, reset_after):
@@ -364,28 +453,39 @@ def _gru_step(x, h, kernel, bias, masks, reset_after):
 
 
 @_compiled
-def _gru_forward(projected, h0, kernel, bias, mask, masks, reset_after):
-    """(H, saved): the states after every step and what the backward steps need."""
+def _gru_forward(
+    inputs, kernel, bias, h0, recurrent_kernel, recurrent_bias, mask, masks, reset_after
+):
+    """(H, saved): the states after every step (batch major) and what the backward steps need
+    (time major), for ``inputs`` (B, T, d) projected with (kernel, bias)."""
+    projected = _projection(inputs, kernel, bias)
     steps = _steps(projected)
-    inputs = _read_all(projected, steps)
+    steps_in = _read_all(projected, steps)
     mask_at = _mask_reader(mask, steps)
     saved_width = (4 if reset_after else 3) * h0.shape[1]
 
     def body(t, h, states, saved_array):
-        h_new, saved = _gru_step(inputs.read(t), h, kernel, bias, masks, reset_after)
+        h_new, saved = _gru_step(
+            steps_in.read(t), h, recurrent_kernel, recurrent_bias, masks, reset_after
+        )
         h_new = _masked(mask_at(t), h_new, h)
         return t + 1, h_new, states.write(t, h_new), saved_array.write(t, saved)
 
     _, _, states, saved_array = _time_loop(
         body, steps, (tf.constant(0), h0, _empty(h0, steps), _empty(h0, steps, saved_width))
     )
-    return states.stack(), saved_array.stack()
+    return _time_major(states.stack()), saved_array.stack()
 
 
 @_compiled
-def _gru_backward(d_states, states, saved_all, h0, kernel_t, mask, masks, reset_after):
-    """Gradients with respect to (projected, h0, kernel, recurrent bias); ``kernel_t`` is the
-    recurrent kernel transposed (see ``_transposed``)."""
+def _gru_backward(
+    d_states, inputs, states, saved_all, h0, kernel_t, kernel, with_bias, mask, masks, reset_after
+):
+    """Gradients with respect to (h0, recurrent kernel, recurrent bias, inputs, then kernel and
+    bias as in ``_projection_grads``). ``d_states``, ``states`` and ``inputs`` are batch major,
+    ``saved_all`` as ``_gru_forward`` returns it; ``kernel_t`` is the recurrent kernel
+    transposed (see ``_transposed``)."""
+    d_states, states = _time_major(d_states), _time_major(states)
     steps = _steps(states)
     units = h0.shape[1]
     mask_at = _mask_reader(mask, steps)
@@ -440,55 +540,90 @@ def _gru_backward(d_states, states, saved_all, h0, kernel_t, mask, masks, reset_
         d_h = _recurrent_kernel_grad(r * h_candidate, dx_all[:, :, 2 * units :], None, 1)
         d_kernel = tf.concat([d_zr, d_h], axis=1)
         d_bias = tf.zeros((3 * units,), h0.dtype)
-    return dx_all, dh0, d_kernel, d_bias
+    return [dh0, d_kernel, d_bias, *_projection_grads(dx_all, inputs, kernel, with_bias)]
 
 
-def gru_states(projected, h0, mask, kernel, recurrent_bias, recurrent_masks, reset_after):
+def gru_states(
+    inputs,
+    h0,
+    mask,
+    recurrent_kernel,
+    recurrent_bias,
+    recurrent_masks,
+    reset_after,
+    kernel=None,
+    bias=None,
+):
     """GRU over time (tanh and sigmoid), in either form, with hand-written BPTT.
 
     Args:
-        projected: (T, B, 3 units), ``x_t W + b`` in gate order z, r, h; time major.
+        inputs: (B, T, d), the sequences, projected here as ``x_t W + b`` with ``kernel`` W
+            (d, 3 units) and ``bias`` b (3 units,) or None; or, with ``kernel`` None, that
+            projection already, (B, T, 3 units). Gate order z, r, h.
         h0: (B, units) initial state.
-        mask: None or (T, B, 1) booleans.
-        kernel: the recurrent kernel U, (units, 3 units).
+        mask: None or (B, T) booleans.
+        recurrent_kernel: the recurrent kernel U, (units, 3 units).
         recurrent_bias: None or (3 units,), the second bias of the reset_after form.
         recurrent_masks: None or 3 recurrent dropout masks (B, units), one per gate.
         reset_after: the cuDNN form (True) or the original form (False).
+        kernel, bias: the input projection's weights (see ``inputs``).
 
     Returns:
-        H: the hidden states after every step, (T, B, units).
+        H: the hidden states after every step, (B, T, units).
     """
+    _check_projection(kernel, bias)
     masks = None if recurrent_masks is None else list(recurrent_masks)
     if recurrent_bias is None:
-        recurrent_bias = tf.zeros((kernel.shape[1],), h0.dtype)
+        recurrent_bias = tf.zeros((recurrent_kernel.shape[1],), h0.dtype)
     sizes = batch_slice_sizes(h0.shape[0])
     slice_masks = _sliced_masks(masks, sizes)
-    step_masks = _sliced(mask, sizes, 1)
+    step_masks = _sliced(mask, sizes, 0)
+    has_kernel, with_bias = kernel is not None, bias is not None
 
     @tf.custom_gradient
-    def run(projected, h0, kernel, bias):
-        h0s = _sliced(h0, sizes, 0)
+    def run(inputs, h0, recurrent_kernel, recurrent_bias, *weights):
+        kernel = weights[0] if has_kernel else None
+        bias = weights[-1] if with_bias else None
+        xs, h0s = _sliced(inputs, sizes, 0), _sliced(h0, sizes, 0)
         forwards = [  # per slice: (H, saved)
-            _gru_forward(*_detached(p, h, kernel, bias), m, rm, reset_after)
-            for p, h, m, rm in zip(_sliced(projected, sizes, 1), h0s, step_masks, slice_masks)
+            _gru_forward(
+                *_detached(x, kernel, bias, h, recurrent_kernel, recurrent_bias),
+                m,
+                rm,
+                reset_after,
+            )
+            for x, h, m, rm in zip(xs, h0s, step_masks, slice_masks)
         ]
-        states = _joined([f[0] for f in forwards], 1)
+        states = _joined([f[0] for f in forwards], 0)
 
         def grad(d_states):
-            kernel_t = _transposed(kernel)
-            backwards = [  # per slice: d(projected, h0, kernel, bias)
-                _gru_backward(*_detached(ds, hs, saved, h, kernel_t), m, rm, reset_after)
-                for ds, (hs, saved), h, m, rm in zip(
-                    _sliced(d_states, sizes, 1), forwards, h0s, step_masks, slice_masks
+            kernel_t = _transposed(recurrent_kernel)
+            backwards = [  # per slice: d(h0, recurrent kernel, recurrent bias, inputs, ...)
+                _gru_backward(
+                    *_detached(ds, x, hs, saved, h, kernel_t, kernel),
+                    with_bias,
+                    m,
+                    rm,
+                    reset_after,
+                )
+                for ds, x, (hs, saved), h, m, rm in zip(
+                    _sliced(d_states, sizes, 0), xs, forwards, h0s, step_masks, slice_masks
                 )
             ]
             return (
-                _joined([b[0] for b in backwards], 1),
-                _joined([b[1] for b in backwards], 0),
+                _joined([b[3] for b in backwards], 0),
+                _joined([b[0] for b in backwards], 0),
+                _summed([b[1] for b in backwards]),
                 _summed([b[2] for b in backwards]),
-                _summed([b[3] for b in backwards]),
+                *(_summed(list(parts)) for parts in zip(*(b[4:] for b in backwards))),
             )
 
         return states, grad
 
-    return run(projected, h0, tf.convert_to_tensor(kernel), tf.convert_to_tensor(recurrent_bias))
+    return run(
+        inputs,
+        h0,
+        tf.convert_to_tensor(recurrent_kernel),
+        tf.convert_to_tensor(recurrent_bias),
+        *_weights(kernel, bias),
+    )

@@ -10,6 +10,7 @@ from zoo.layers.engine import (
     RecurrentCell,
     RecurrentLayer,
     expose_cell_arguments,
+    fused_projection,
     project,
     recurrent_project,
     uses_default_activations,
@@ -128,7 +129,9 @@ class GRUCell(RecurrentCell):
     def fused_loop(self, recurrent_dropout_mask=None):
         """The TensorFlow fast path over a whole sequence (``zoo.layers.fused``), for the
         default activations; None where it does not apply (other activations, or a subclass
-        with equations of its own)."""
+        with equations of its own). It is ``run(sequences, states, mask, input_dropout_mask)
+        -> (H, final_states)``, the input projection included, as ``fused_recurrence`` calls
+        it with ``input_dropout_mask`` added."""
         own_equations = type(self).step is GRUCell.step and type(self).project_inputs is (
             GRUCell.project_inputs
         )
@@ -136,19 +139,21 @@ class GRUCell(RecurrentCell):
             return None
         from zoo.layers.fused import gru_states
 
-        def run(inputs, states, mask):
-            kernel = ops.convert_to_tensor(self.recurrent_kernel)
-            _, recurrent_bias = self._biases()
+        def run(sequences, states, mask, input_dropout_mask):
+            input_bias, recurrent_bias = self._biases()
+            inputs, kernel, bias = fused_projection(self, sequences, input_dropout_mask, input_bias)
             hidden = gru_states(
                 inputs,
                 states[0],
                 mask,
-                kernel,
+                ops.convert_to_tensor(self.recurrent_kernel),
                 recurrent_bias,
                 recurrent_dropout_mask,
                 self.reset_after,
+                kernel=kernel,
+                bias=bias,
             )
-            return hidden, [hidden[-1]]
+            return hidden, [hidden[:, -1]]
 
         return run
 

@@ -10,6 +10,7 @@ from zoo.layers.engine import (
     RecurrentCell,
     RecurrentLayer,
     expose_cell_arguments,
+    fused_projection,
     recurrent_project,
     uses_default_activations,
 )
@@ -100,7 +101,9 @@ class LSTMCell(RecurrentCell):
     def fused_loop(self, recurrent_dropout_mask=None):
         """The TensorFlow fast path over a whole sequence (``zoo.layers.fused``), for the
         default activations; None where it does not apply (other activations, or a subclass
-        with equations of its own)."""
+        with equations of its own). It is ``run(sequences, states, mask, input_dropout_mask)
+        -> (H, final_states)``, the input projection included, as ``fused_recurrence`` calls
+        it with ``input_dropout_mask`` added."""
         own_equations = type(self).step is LSTMCell.step and type(self).project_inputs is (
             LSTMCell.project_inputs
         )
@@ -108,12 +111,19 @@ class LSTMCell(RecurrentCell):
             return None
         from zoo.layers.fused import lstm_states
 
-        def run(inputs, states, mask):
-            kernel = ops.convert_to_tensor(self.recurrent_kernel)
+        def run(sequences, states, mask, input_dropout_mask):
+            inputs, kernel, bias = fused_projection(self, sequences, input_dropout_mask, self.bias)
             hidden, cell = lstm_states(
-                inputs, states[0], states[1], mask, kernel, recurrent_dropout_mask
+                inputs,
+                states[0],
+                states[1],
+                mask,
+                ops.convert_to_tensor(self.recurrent_kernel),
+                recurrent_dropout_mask,
+                kernel=kernel,
+                bias=bias,
             )
-            return hidden, [hidden[-1], cell]
+            return hidden, [hidden[:, -1], cell]
 
         return run
 
