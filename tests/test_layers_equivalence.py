@@ -312,6 +312,20 @@ def test_batch_slices_run_one_loop_per_slice(kind, monkeypatch):
     assert rows == {name: [2, 1, 1] for name in loop_names}
 
 
+def test_fused_loops_refuse_a_bias_without_a_kernel():
+    """With ``kernel=None`` the inputs are the projection already, bias included."""
+    import tensorflow as tf
+
+    fused, state = zoo.layers.fused, tf.zeros((2, 2))
+    message = "Argument `bias`: expected None when `kernel` is None"
+    with pytest.raises(ValueError, match=message):
+        fused.lstm_states(tf.ones((2, 3, 8)), state, state, None, tf.ones((2, 8)), None, bias=[1.0])
+    with pytest.raises(ValueError, match=message):
+        fused.gru_states(
+            tf.ones((2, 3, 6)), state, None, tf.ones((2, 6)), None, None, True, bias=[1.0]
+        )
+
+
 def test_batch_slice_sizes(monkeypatch):
     fused = zoo.layers.fused
     monkeypatch.setattr(fused.tf.config, "list_logical_devices", lambda kind=None: [])  # a CPU

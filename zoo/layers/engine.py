@@ -508,7 +508,8 @@ class RecurrentLayer(keras.layers.RNN):
     ``reset_states``, ``initial_state``, ``return_state``, masks from the previous layer,
     ``Bidirectional`` support); this class replaces its per-timestep loop (the cell called once
     per step, its input matmul included) with the engine: the input projection of all
-    timesteps in one matmul, then ``scan_recurrence`` over the cell's ``step``.
+    timesteps in one matmul, then ``scan_recurrence`` over the cell's ``step``; or, for a cell
+    with a fused loop (LSTM and GRU on TensorFlow), ``fused_recurrence``.
 
     It also checks its input: a float tensor of rank 3, (batch, timesteps, features), whose
     feature size matches the one the layer was built with.
