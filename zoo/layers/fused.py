@@ -166,6 +166,7 @@ def _projection_grads(dz, inputs, kernel, with_bias):
 
 
 def _check_projection(kernel, bias):
+    """A bias comes with a kernel: without one the inputs are the projection already."""
     if kernel is None and bias is not None:
         raise ValueError(
             "Argument `bias`: expected None when `kernel` is None (the inputs are then projected "
@@ -273,11 +274,11 @@ def _lstm_forward(inputs, kernel, bias, h0, c0, recurrent_kernel, mask, masks):
     the gates i, f, g, o (time major), for ``inputs`` (B, T, d) projected with (kernel, bias)."""
     projected = _projection(inputs, kernel, bias)
     steps = _steps(projected)
-    steps_in = _read_all(projected, steps)
+    step_inputs = _read_all(projected, steps)
     mask_at = _mask_reader(mask, steps)
 
     def body(t, h, c, states, cells, gates):
-        z = steps_in.read(t) + recurrent_project(h, recurrent_kernel, masks, 4)
+        z = step_inputs.read(t) + recurrent_project(h, recurrent_kernel, masks, 4)
         z_i, z_f, z_c, z_o = tf.split(z, 4, axis=1)
         i, f, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.sigmoid(z_o)
         g = tf.tanh(z_c)
@@ -460,13 +461,13 @@ def _gru_forward(
     (time major), for ``inputs`` (B, T, d) projected with (kernel, bias)."""
     projected = _projection(inputs, kernel, bias)
     steps = _steps(projected)
-    steps_in = _read_all(projected, steps)
+    step_inputs = _read_all(projected, steps)
     mask_at = _mask_reader(mask, steps)
     saved_width = (4 if reset_after else 3) * h0.shape[1]
 
     def body(t, h, states, saved_array):
         h_new, saved = _gru_step(
-            steps_in.read(t), h, recurrent_kernel, recurrent_bias, masks, reset_after
+            step_inputs.read(t), h, recurrent_kernel, recurrent_bias, masks, reset_after
         )
         h_new = _masked(mask_at(t), h_new, h)
         return t + 1, h_new, states.write(t, h_new), saved_array.write(t, saved)
