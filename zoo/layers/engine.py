@@ -353,12 +353,10 @@ def scan_recurrence(
         ``(last_output, outputs, final_states)``: (batch, units); (batch, T, units) when
         ``return_sequences`` else (batch, 1, units); the list of final states.
     """
+    projected, mask = _in_processing_order(projected, mask, go_backwards)
     inputs = ops.transpose(projected, (1, 0, 2))  # time major
     if mask is not None:
-        mask = ops.expand_dims(ops.transpose(ops.cast(mask, "bool"), (1, 0)), -1)
-    if go_backwards:
-        inputs = ops.flip(inputs, axis=0)
-        mask = None if mask is None else ops.flip(mask, axis=0)
+        mask = ops.expand_dims(ops.transpose(mask, (1, 0)), -1)
     states = list(initial_state)
     if unroll or keras.backend.backend() != "tensorflow":
         last, outputs, states = _python_or_scan_loop(
@@ -370,6 +368,17 @@ def scan_recurrence(
         )
     outputs = ops.transpose(outputs, (1, 0, 2)) if return_sequences else ops.expand_dims(last, 1)
     return last, outputs, states
+
+
+def _in_processing_order(sequences, mask, go_backwards: bool):
+    """The (batch, T, ...) sequences and the (batch, T) mask as booleans (or None), both
+    reversed along time for ``go_backwards``."""
+    if mask is not None:
+        mask = ops.cast(mask, "bool")
+    if go_backwards:
+        sequences = ops.flip(sequences, axis=1)
+        mask = None if mask is None else ops.flip(mask, axis=1)
+    return sequences, mask
 
 
 def fused_recurrence(
@@ -394,11 +403,7 @@ def fused_recurrence(
     Returns:
         ``(last_output, outputs, final_states)``, as ``scan_recurrence``.
     """
-    if mask is not None:
-        mask = ops.cast(mask, "bool")
-    if go_backwards:
-        sequences = ops.flip(sequences, axis=1)
-        mask = None if mask is None else ops.flip(mask, axis=1)
+    sequences, mask = _in_processing_order(sequences, mask, go_backwards)
     state_sequence, states = fused(sequences, list(initial_state), mask)
     outputs = _outputs_from_states(state_sequence, mask, zero_output_for_mask)
     last = outputs[:, -1]
