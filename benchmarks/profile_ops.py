@@ -66,8 +66,6 @@ def main() -> None:
     parser.add_argument("--top", type=bench.positive_int, default=40)
     parser.add_argument("--out", type=Path, help="also write every op's times as JSON")
     args = parser.parse_args()
-    import tensorflow as tf
-
     entry = bench.Entry(bench.CONTENDERS_BY_NAME[args.contender], "auto")
     threads = bench.pin_threads(args.threads, [entry])
     runner = bench.build_runner(entry, bench.CONFIGS[args.config])
@@ -75,10 +73,7 @@ def main() -> None:
     for _ in range(WARM_UP_STEPS):
         step()
     with tempfile.TemporaryDirectory() as directory:
-        tf.profiler.experimental.start(directory)
-        for _ in range(args.steps):
-            step()
-        tf.profiler.experimental.stop()
+        bench.tensorflow_profiler(step, args.steps)(Path(directory))
         ops = op_times(Path(directory), args.steps)
     print(
         f"{args.contender} {args.mode}, config {args.config}, threads {threads}: ms per step "

@@ -22,7 +22,6 @@ Usage: `python3 benchmarks/revision_ab.py [--old HEAD~1] [--what layers model] [
 
 import argparse
 import importlib
-import itertools
 import os
 import re
 import statistics
@@ -30,8 +29,9 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from pathlib import Path
+
+from zoo import bench
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 OLD_PACKAGE = "zoo_old"
@@ -89,44 +89,28 @@ def layer_steps(layer_class: type, config) -> dict:
 
 def model_steps(layer_class: type, config) -> dict:
     """{"train", "forward"}: a training batch and a forward pass of the bench's model."""
-    import tensorflow as tf
-
-    from zoo import bench
-
-    model = bench.build_keras_model(layer_class, config, "auto")
-    batches = [tuple(tf.constant(a) for a in pair) for pair in bench.synthetic_batches(config)]
-    next_batch = itertools.cycle(batches).__next__
-    forward = tf.function(lambda inputs: model(inputs, training=False))
-    return {
-        "train": lambda: model.train_on_batch(*next_batch()),
-        "forward": lambda: forward(next_batch()[0]),
-    }
+    runner = bench.keras_runner(layer_class, config, "auto", "zoo")
+    return {"train": runner.train_step, "forward": runner.infer_step}
 
 
 def milliseconds(step, calls: int) -> float:
     """Wall ms per call of `step`, after one untimed call."""
     step()
-    start = time.perf_counter()
-    for _ in range(calls):
-        step()
-    return (time.perf_counter() - start) / calls * 1e3
+    return bench.seconds_for(step, calls) / calls * 1e3
 
 
 def speed_up(old: list[float], new: list[float]) -> dict[str, float]:
     """New over old speed-up: of the medians, and the per-round ratios' median and quartiles."""
-    ratios = [o / n for o, n in zip(old, new)]
-    q1, _, q3 = statistics.quantiles(ratios, n=4)
+    per_round = bench.ratio_quartiles(old, new)
     return {
         "of_medians": statistics.median(old) / statistics.median(new),
-        "per_round_median": statistics.median(ratios),
-        "per_round_q1": q1,
-        "per_round_q3": q3,
+        "per_round_median": per_round["median"],
+        "per_round_q1": per_round["q1"],
+        "per_round_q3": per_round["q3"],
     }
 
 
 def main() -> None:
-    from zoo import bench
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--old", default="HEAD~1", help="git revision to compare against")
     parser.add_argument("--what", nargs="+", choices=("layers", "model"), default=["layers"])

@@ -432,14 +432,16 @@ def build_keras_model(
     return model
 
 
-def tensorflow_profiler(step: Callable[[], object]) -> Callable[[Path], None]:
-    """A function tracing PROFILE_STEPS calls of `step` into a TensorFlow profiler log dir."""
+def tensorflow_profiler(
+    step: Callable[[], object], steps: int = PROFILE_STEPS
+) -> Callable[[Path], None]:
+    """A function tracing `steps` calls of `step` into a TensorFlow profiler log dir."""
 
     def profile(directory: Path) -> None:
         import tensorflow as tf
 
         tf.profiler.experimental.start(str(directory))
-        for _ in range(PROFILE_STEPS):
+        for _ in range(steps):
             step()
         tf.profiler.experimental.stop()
 
@@ -448,9 +450,15 @@ def tensorflow_profiler(step: Callable[[], object]) -> Callable[[Path], None]:
 
 def build_keras_runner(entry: Entry, config: ModelConfig, loss: str) -> Runner:
     """Train and inference steps of the Keras model of a zoo or Keras contender."""
+    return keras_runner(resolve_impl(entry.contender), config, entry.jit_request, loss)
+
+
+def keras_runner(layer_class: type, config: ModelConfig, jit_request: str, loss: str) -> Runner:
+    """Train and inference steps of the Keras model with `layer_class` as its recurrent layers
+    (`build_keras_model`), on the synthetic batches in turn."""
     import tensorflow as tf
 
-    model = build_keras_model(resolve_impl(entry.contender), config, entry.jit_request, loss)
+    model = build_keras_model(layer_class, config, jit_request, loss)
     tensors = [tuple(tf.constant(array) for array in pair) for pair in synthetic_batches(config)]
     next_batch = itertools.cycle(tensors).__next__
     forward = tf.function(
@@ -798,6 +806,12 @@ def paired_ratios(zoo: dict, baseline: dict, metric: str) -> dict[str, float] | 
     denominators = baseline[metric].get("samples") or []
     if not numerators or len(numerators) != len(denominators):
         return None
+    return ratio_quartiles(numerators, denominators)
+
+
+def ratio_quartiles(numerators: Sequence[float], denominators: Sequence[float]) -> dict:
+    """Median and quartiles (q1, q3) of the pairwise ratios numerator / denominator, and how
+    many pairs ("rounds")."""
     ratios = [n / d for n, d in zip(numerators, denominators)]
     q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
     return {"median": statistics.median(ratios), "q1": q1, "q3": q3, "rounds": len(ratios)}
