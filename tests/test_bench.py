@@ -140,6 +140,13 @@ def test_per_round_ratios_pair_the_samples_of_each_round():
     assert bench.paired_ratios(zoo, keras, "train") is None
 
 
+def test_a_ratio_just_under_its_target_prints_with_the_digit_that_decides():
+    zoo = fake_result("zoo", "lstm", train=1146, infer=1000, rss=500)
+    keras = fake_result("keras", "lstm", train=1000, infer=1000, rss=400)
+    line = bench.verdict_rows([bench.verdict(bench.TARGETS[0], zoo, keras)])[0]
+    assert line.startswith("  NOT met  train lstm zoo/keras >= 1.15: 1.146 (")
+
+
 def test_fraction_of_peak_is_flops_over_peak():
     entry = bench.Entry(bench.CONTENDERS_BY_NAME["keras-gru"], "auto")
     throughput = {mode: {"median": 1000.0} for mode in ("train", "infer")}

@@ -976,7 +976,8 @@ def table_rows(results: Sequence[dict]) -> list[str]:
 
 
 def verdict_rows(verdicts: Sequence[dict]) -> list[str]:
-    """One line per target verdict."""
+    """One line per target verdict. The ratio that decides is printed to three decimals, so that
+    a ratio just under its target (1.146 against 1.15) does not read as equal to it."""
     rows = []
     for item in verdicts:
         if item["ratio"] is None:
@@ -990,7 +991,7 @@ def verdict_rows(verdicts: Sequence[dict]) -> list[str]:
             else ""
         )
         rows.append(
-            f"  {status:8} {item['target']}: {item['ratio']:.2f} "
+            f"  {status:8} {item['target']}: {item['ratio']:.3f} "
             f"({item['zoo']} / {item['baseline']}{spread})"
         )
     return rows
