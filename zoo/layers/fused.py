@@ -180,6 +180,12 @@ def _weights(kernel, bias):
     return [tf.convert_to_tensor(w) for w in (kernel, bias) if w is not None]
 
 
+def _unpacked(weights):
+    """(kernel, bias) from the list ``_weights`` made, None for each one not given (a bias
+    comes only with a kernel: ``_check_projection``)."""
+    return (*weights, None, None)[:2]
+
+
 def _transposed(kernel):
     """The recurrent kernel transposed, for the backward loops' ``dz @ kernel^T``, made by
     TensorFlow outside them: a compiled loop reads it with every step's matmul, and a step's
@@ -381,12 +387,11 @@ def lstm_states(inputs, h0, c0, mask, recurrent_kernel, recurrent_masks, kernel=
     sizes = batch_slice_sizes(h0.shape[0])
     slice_masks = _sliced_masks(masks, sizes)
     step_masks = _sliced(mask, sizes, 0)
-    has_kernel, with_bias = kernel is not None, bias is not None
 
     @tf.custom_gradient
     def run(inputs, h0, c0, recurrent_kernel, *weights):
-        kernel = weights[0] if has_kernel else None
-        bias = weights[-1] if with_bias else None
+        kernel, bias = _unpacked(weights)
+        with_bias = bias is not None
         xs, h0s, c0s = _sliced(inputs, sizes, 0), _sliced(h0, sizes, 0), _sliced(c0, sizes, 0)
         forwards = [  # per slice: (H, c_T, C, gates)
             _lstm_forward(*_detached(x, kernel, bias, h, c, recurrent_kernel), m, rm)
@@ -579,12 +584,11 @@ def gru_states(
     sizes = batch_slice_sizes(h0.shape[0])
     slice_masks = _sliced_masks(masks, sizes)
     step_masks = _sliced(mask, sizes, 0)
-    has_kernel, with_bias = kernel is not None, bias is not None
 
     @tf.custom_gradient
     def run(inputs, h0, recurrent_kernel, recurrent_bias, *weights):
-        kernel = weights[0] if has_kernel else None
-        bias = weights[-1] if with_bias else None
+        kernel, bias = _unpacked(weights)
+        with_bias = bias is not None
         xs, h0s = _sliced(inputs, sizes, 0), _sliced(h0, sizes, 0)
         forwards = [  # per slice: (H, saved)
             _gru_forward(
