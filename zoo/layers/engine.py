@@ -576,10 +576,10 @@ class RecurrentLayer(keras.layers.RNN):
             and not _GENERIC_LOOP_ONLY
             and not self.unroll
         ):
-            fused = cell.fused_loop(recurrent_mask)
+            fused = cell.fused_loop(input_mask, recurrent_mask)
         if fused is not None:
             return fused_recurrence(
-                lambda sequences, states, mask: fused(sequences, states, mask, input_mask),
+                fused,
                 sequences,
                 initial_state,
                 mask=mask,

@@ -126,12 +126,11 @@ class GRUCell(RecurrentCell):
         h = z * h_tm1 + (1 - z) * hh
         return h, [h]
 
-    def fused_loop(self, recurrent_dropout_mask=None):
+    def fused_loop(self, input_dropout_mask=None, recurrent_dropout_mask=None):
         """The TensorFlow fast path over a whole sequence (``zoo.layers.fused``), for the
         default activations; None where it does not apply (other activations, or a subclass
-        with equations of its own). It is ``run(sequences, states, mask, input_dropout_mask)
-        -> (H, final_states)``, the input projection included, as ``fused_recurrence`` calls
-        it with ``input_dropout_mask`` added."""
+        with equations of its own). It is ``run(sequences, states, mask) -> (H,
+        final_states)``, the input projection included, as ``fused_recurrence`` calls it."""
         own_equations = type(self).step is GRUCell.step and type(self).project_inputs is (
             GRUCell.project_inputs
         )
@@ -139,7 +138,7 @@ class GRUCell(RecurrentCell):
             return None
         from zoo.layers.fused import gru_states
 
-        def run(sequences, states, mask, input_dropout_mask):
+        def run(sequences, states, mask):
             input_bias, recurrent_bias = self._biases()
             inputs, kernel, bias = fused_projection(self, sequences, input_dropout_mask, input_bias)
             hidden = gru_states(

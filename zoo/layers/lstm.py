@@ -98,12 +98,11 @@ class LSTMCell(RecurrentCell):
         h = o * self.activation(c)
         return h, [h, c]
 
-    def fused_loop(self, recurrent_dropout_mask=None):
+    def fused_loop(self, input_dropout_mask=None, recurrent_dropout_mask=None):
         """The TensorFlow fast path over a whole sequence (``zoo.layers.fused``), for the
         default activations; None where it does not apply (other activations, or a subclass
-        with equations of its own). It is ``run(sequences, states, mask, input_dropout_mask)
-        -> (H, final_states)``, the input projection included, as ``fused_recurrence`` calls
-        it with ``input_dropout_mask`` added."""
+        with equations of its own). It is ``run(sequences, states, mask) -> (H,
+        final_states)``, the input projection included, as ``fused_recurrence`` calls it."""
         own_equations = type(self).step is LSTMCell.step and type(self).project_inputs is (
             LSTMCell.project_inputs
         )
@@ -111,7 +110,7 @@ class LSTMCell(RecurrentCell):
             return None
         from zoo.layers.fused import lstm_states
 
-        def run(sequences, states, mask, input_dropout_mask):
+        def run(sequences, states, mask):
             inputs, kernel, bias = fused_projection(self, sequences, input_dropout_mask, self.bias)
             hidden, cell = lstm_states(
                 inputs,
