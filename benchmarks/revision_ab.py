@@ -146,9 +146,7 @@ def main() -> None:
                     variants[(what, cell, version)] = steps
         samples = {key: {"train": [], "forward": []} for key in variants}
         for round_index in range(args.rounds):
-            keys = list(variants)
-            shift = round_index % len(keys)
-            for key in keys[shift:] + keys[:shift]:
+            for key in bench.rotated(list(variants), round_index):
                 for mode, step in variants[key].items():
                     samples[key][mode].append(milliseconds(step, args.calls))
     print(
