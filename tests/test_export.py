@@ -400,6 +400,58 @@ def test_cli_exports_a_run_directory(exported, tmp_path, capsys):
     assert sorted(signatures) == ["generate", "serving_default", "step"]
 
 
+RUN_DIRECTORY_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import keras
+    import numpy as np
+    import zoo
+    from zoo import cli
+
+    run_dir, out = sys.argv[1], sys.argv[2]
+    code = cli.main(["export", run_dir, "--out", f"{out}/exported"])
+    model = keras.saving.load_model(f"{run_dir}/model.keras", safe_mode=True)
+    ids = np.load(f"{out}/ids.npy")
+    np.save(f"{out}/logits.npy", keras.ops.convert_to_numpy(model(ids)))
+    sys.exit(code)
+    """
+)
+
+
+def test_a_pooled_classifier_run_loads_and_exports_after_import_zoo(tmp_path):
+    """A `zoo train imdb --pooling max` run directory, in a process that imported only `zoo`:
+    its model.keras loads (SequencePooling registered by `import zoo`) and `zoo export` ships
+    it, with the model's weights and nothing of its optimizer."""
+    from zoo.models import sentiment_classifier
+
+    keras.utils.set_random_seed(3)
+    vectorizer = fit_vectorizer(TEXTS, vocab_size=12, max_len=6)
+    model = sentiment_classifier("gru", vocab_size=12, embedding_dim=8, units=4, pooling="max")
+    model.compile(keras.optimizers.Adam(), keras.losses.BinaryCrossentropy(from_logits=True))
+    model.train_on_batch(vectorizer(tf.constant(TEXTS)), np.array([1, 0, 0, 1]))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    model.save(run_dir / export.MODEL_FILE)
+    export.save_vectorizer(vectorizer, run_dir / export.VECTORIZER_FILE)
+    ids = keras.ops.convert_to_numpy(vectorizer(tf.constant(TEXTS)))
+    np.save(tmp_path / "ids.npy", ids)
+    subprocess.run(
+        [sys.executable, "-c", RUN_DIRECTORY_SCRIPT, str(run_dir), str(tmp_path)],
+        check=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        timeout=300,
+    )
+    logits = keras.ops.convert_to_numpy(model(ids))
+    np.testing.assert_allclose(np.load(tmp_path / "logits.npy"), logits, atol=ATOL)
+    served = tf.saved_model.load(str(tmp_path / "exported")).signatures["serving_default"]
+    probability = served(text=tf.constant(TEXTS))["probability"].numpy()
+    np.testing.assert_allclose(probability, 1.0 / (1.0 + np.exp(-logits[:, 0])), atol=ATOL)
+    listed = tf.train.list_variables(str(tmp_path / "exported" / "variables" / "variables"))
+    saved = {name: shape for name, shape in listed if name.endswith("VARIABLE_VALUE")}
+    assert not [name for name in saved if "optimizer" in name]
+    assert sum(int(np.prod(shape)) for shape in saved.values()) == model.count_params()
+
+
 def test_cli_reports_bad_paths(exported, tmp_path, capsys):
     code, err = run_cli([str(tmp_path / "missing"), "--out", str(tmp_path / "o")], capsys)
     assert code == 1 and "missing: no such file" in err

@@ -7,4 +7,6 @@ callbacks and export.
 
 __version__ = "0.1.0"
 
-from zoo import layers, losses  # noqa: E402,F401  (registers the serializable classes on import)
+# Imported for their side effect: registering the serializable classes (layers, the loss,
+# the classifier's SequencePooling) with Keras, so .keras files that use them load.
+from zoo import layers, losses, models  # noqa: E402,F401

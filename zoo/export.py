@@ -159,7 +159,8 @@ def check_portable(saved_model_dir: str | Path) -> None:
 def save_vectorizer(vectorizer, path: str | Path) -> None:
     """Write a fitted `TextVectorization` as JSON: its Keras config and its vocabulary.
 
-    `load_vectorizer` reads it back (with `import zoo` for the registered standardization).
+    `load_vectorizer` reads it back (importing `zoo.data.text`, which registers the
+    standardization).
     """
     import keras
 
@@ -174,7 +175,7 @@ def load_vectorizer(path: str | Path):
     """The `TextVectorization` written by `save_vectorizer` (deserialized in safe mode)."""
     import keras
 
-    import zoo  # noqa: F401  (registers zoo>standardize)
+    from zoo.data import text  # noqa: F401  (registers zoo>standardize)
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -254,14 +255,17 @@ def sentiment_module(model, vectorizer, from_logits: bool | None):
         )
     check_sentiment_output(model)
     logits = output_is_logit(model) if from_logits is None else from_logits
+    classifier = portable_clone(model)
     module = tf.Module()
     module.vectorizer = vectorizer
-    module.classifier = portable_clone(model)
+    # The layers, not the model: a clone of a compiled model is compiled too, and its optimizer
+    # (Adam: two slots a weight) would triple the SavedModel's variables.
+    module.classifier_layers = classifier.layers
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def serve(text):
         text = checked(text, "text")
-        scores = module.classifier(vectorizer(text), training=False)
+        scores = classifier(vectorizer(text), training=False)
         probability = tf.sigmoid(scores) if logits else scores
         return {"probability": tf.reshape(probability, [-1])}
 
