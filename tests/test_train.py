@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import keras
@@ -304,7 +305,9 @@ SENTIMENT = {
 
 def test_sentiment_learns_and_resumes_exactly(tmp_path):
     data = write_tiny_imdb(tmp_path / "imdb")
-    full = train_sentiment("imdb", "gru", data_dir=data, seed=3, epochs=3, **SENTIMENT)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="Your input ran out of data")
+        full = train_sentiment("imdb", "gru", data_dir=data, seed=3, epochs=3, **SENTIMENT)
     assert full["test_accuracy"] > 0.9 and full["epochs_run"] == 3
     assert full["train_examples"] == 72 and full["examples_per_second"] > 0
     out = tmp_path / "imdb.json"

@@ -105,6 +105,9 @@ def vectorized_dataset(
         data.batch(VECTORIZE_CHUNK)
         .map(lambda text, label: (vectorizer(text), label), num_parallel_calls=tf.data.AUTOTUNE)
         .unbatch()
+        # unbatch loses the count; with it, Keras knows the batches of a validation pass instead
+        # of running the iterator dry and warning "Your input ran out of data" every fit.
+        .apply(tf.data.experimental.assert_cardinality(len(texts)))
         .cache()
     )
     if shuffle_seed is not None:
