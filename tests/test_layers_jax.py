@@ -1,6 +1,6 @@
 """The zoo layers on Keras's JAX backend: the engine's generic loop (keras.ops.scan) against
-Keras's built-in layers, in a subprocess with KERAS_BACKEND=jax; zoo.losses there; and the GPU
-check script, run here on the CPU."""
+Keras's built-in layers, in a subprocess with KERAS_BACKEND=jax; zoo.losses there; the GPU
+check script, run here on the CPU; and .keras files saved on TensorFlow, loaded there."""
 
 import importlib.util
 import json
@@ -103,3 +103,55 @@ def test_accelerator_equivalence_script_on_jax_cpu(tmp_path):
         assert case["forward"] < 1e-5, name
         assert 0 < case["update"] and case["trained_relative"] < 1e-4, name
         assert set(case["timings"]) == {"zoo", "keras"}, name
+
+
+LOAD_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import keras
+    import numpy as np
+    import zoo
+
+    assert keras.backend.backend() == "jax"
+    folder, names = sys.argv[1], sys.argv[2:]
+    ids = np.load(f"{folder}/ids.npy")
+    for name in names:
+        model = keras.saving.load_model(f"{folder}/{name}.keras", safe_mode=True)
+        np.save(f"{folder}/{name}_jax.npy", keras.ops.convert_to_numpy(model(ids)))
+    """
+)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_keras_files_saved_on_tensorflow_load_and_predict_on_jax(tmp_path):
+    """Train on TensorFlow, serve on JAX: trained classifiers (a zoo LSTM with max pooling; two
+    zoo GRUs) saved here load in a KERAS_BACKEND=jax process after `import zoo` and give the
+    same logits."""
+    import keras
+    import numpy as np
+
+    from zoo.models import sentiment_classifier
+
+    sizes = {"vocab_size": 20, "embedding_dim": 6, "units": 5}
+    classifiers = {
+        "lstm": sentiment_classifier("lstm", pooling="max", **sizes),
+        "gru": sentiment_classifier("gru", layers=2, **sizes),
+    }
+    ids = np.array([[3, 4, 5, 0, 0], [7, 8, 9, 10, 11]], dtype="int32")
+    np.save(tmp_path / "ids.npy", ids)
+    for name, classifier in classifiers.items():
+        classifier.compile("adam", keras.losses.BinaryCrossentropy(from_logits=True))
+        classifier.train_on_batch(ids, np.array([1, 0]))
+        classifier.save(tmp_path / f"{name}.keras")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    result = subprocess.run(
+        [sys.executable, "-c", LOAD_SCRIPT, str(tmp_path), *classifiers],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name, classifier in classifiers.items():
+        expected = keras.ops.convert_to_numpy(classifier(ids))
+        np.testing.assert_allclose(np.load(tmp_path / f"{name}_jax.npy"), expected, atol=1e-6)
