@@ -78,6 +78,24 @@ def test_run_dir_holds_the_model_and_vocabulary_for_zoo_export(tiny_ptb, referen
     assert math.exp(float(np.mean(nats))) == pytest.approx(results["test_perplexity"], rel=1e-4)
     code = main(["export", str(run_dir), "--out", str(tmp_path / "served")])
     assert code == 0 and (tmp_path / "served" / "saved_model.pb").is_file()
+    # the global gradient norm every 20 steps, at the global step, for TensorBoard
+    batches = len(ptb.batches(corpus.train, 4, 5)[0])
+    norms = scalars_logged(run_dir, "gradient_norm/global")
+    epoch_steps = list(range(0, batches, 20))
+    assert sorted(norms) == [epoch * batches + s for epoch in range(3) for s in epoch_steps]
+    assert all(0 < norm < 1e3 for norm in norms.values())
+
+
+def scalars_logged(log_dir: Path, tag: str) -> dict[int, float]:
+    """{step: value} of the scalar summaries `tag` in the event files of `log_dir` and its
+    subfolders."""
+    found = {}
+    for path in log_dir.rglob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.tag == tag:
+                    found[event.step] = float(tf.make_ndarray(value.tensor))
+    return found
 
 
 def test_same_seed_gives_the_same_run(tiny_ptb, reference, tmp_path):
@@ -330,6 +348,10 @@ def test_sentiment_run_dir_exports_a_model_that_reads_raw_text(tmp_path):
     )
     assert results["settings"]["pooling"] == "max"
     assert (run_dir / "model.keras").is_file() and (run_dir / "vectorizer.json").is_file()
+    # 72 examples, batches of 8: 9 steps an epoch; the zoo loggers every 20 steps
+    assert sorted(scalars_logged(run_dir, "gradient_norm/global")) == [0, 20]
+    assert sorted(scalars_logged(run_dir, "gradient_norm_layer/bi_lstm_0")) == [0, 20]
+    assert len(scalars_logged(run_dir, "timing/epoch_s")) == 3
     assert main(["export", str(run_dir), "--out", str(tmp_path / "served")]) == 0
     served = tf.saved_model.load(str(tmp_path / "served")).signatures["serving_default"]
     probability = served(text=tf.constant(["a good film", "a bad film"]))["probability"].numpy()

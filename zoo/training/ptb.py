@@ -34,6 +34,7 @@ from zoo.models import configs
 from zoo.training import common
 
 PROGRESS_METRICS = ("perplexity", "grad_norm", "valid_perplexity")
+GRADIENT_NORM_EVERY_N_STEPS = 20
 
 
 def train_ptb(
@@ -67,9 +68,11 @@ def train_ptb(
         checkpoint: checkpoint path, written at each epoch end (default: `out` + ".ckpt.npz";
             None when `out` is None too: no checkpoints).
         resume: continue from `checkpoint` if it exists (at the epoch after the saved one).
-        log_dir: the run directory: TensorBoard per-epoch scalars and, at the end, the trained
-            model for `zoo export` (`model.keras`, an `inference_model` copy, and `vocab.txt`,
-            line i the word of id i). None: neither.
+        log_dir: the run directory: TensorBoard scalars (per epoch: train and valid
+            perplexity, lr, words/s; every `GRADIENT_NORM_EVERY_N_STEPS` steps:
+            `gradient_norm/global`, the gradients' global norm before clipping, at the global
+            step) and, at the end, the trained model for `zoo export` (`model.keras`, an
+            `inference_model` copy, and `vocab.txt`, line i the word of id i). None: neither.
         seed: seed of weights, dropout masks and op determinism.
         strategy: "default", "mirrored" or "multiworker" (`zoo.training.common.make_strategy`;
             with "multiworker" only the chief writes `out` and the checkpoint).
@@ -212,6 +215,9 @@ def train_ptb(
             progress.update(
                 step + 1, [("perplexity", perplexity), ("grad_norm", float(norm))], finalize=False
             )
+            if writer is not None and step % GRADIENT_NORM_EVERY_N_STEPS == 0:
+                with writer.as_default(step=epoch * len(train_x) + step):
+                    tf.summary.scalar("gradient_norm/global", norm)
             callback_list.on_train_batch_end(step, {"perplexity": perplexity})
         train_seconds = time.perf_counter() - started
         valid_perplexity = evaluate("valid")

@@ -27,6 +27,7 @@ from zoo.training import common
 DATASETS = ("imdb", "sst2")
 EMBEDDING_INITS = ("random", "ppmi")
 DATA_FOLDERS = {"imdb": "imdb", "sst2": "sst"}
+LOG_EVERY_N_STEPS = 20
 
 
 def train_sentiment(
@@ -60,8 +61,9 @@ def train_sentiment(
         epochs, lr: shortcuts overriding the config's.
         data_dir: the dataset's folder, or its parent (`<data_dir>/imdb`, `<data_dir>/sst`).
         out, checkpoint, resume, log_dir, seed, strategy, jit_compile, max_batches, callbacks,
-        verbose: as in `zoo.training.ptb.train_ptb` (`log_dir` gets Keras's TensorBoard logs
-            and, at the end, `model.keras` and `vectorizer.json` for `zoo export`).
+        verbose: as in `zoo.training.ptb.train_ptb` (`log_dir` gets the TensorBoard logs of
+            `run_loggers` and, at the end, `model.keras` and `vectorizer.json` for
+            `zoo export`).
 
     Returns:
         Results: settings, parameter count, per-epoch history (loss, accuracy, validation
@@ -140,7 +142,7 @@ def train_sentiment(
             print(f"Embedding: PPMI-SVD word vectors, {embedding_seconds:.0f} s")
 
     recorder = EpochRecorder(len(train_x), history, checkpoint if writes else None, run_settings)
-    extra = [keras.callbacks.TensorBoard(str(log_dir))] if log_dir else []
+    extra = run_loggers(log_dir, distribution.num_replicas_in_sync) if log_dir else []
     steps = math.ceil(len(train_x) / settings["batch_size"])
     if start_epoch < settings["epochs"]:
         model.fit(
@@ -187,6 +189,21 @@ def train_sentiment(
     if out is not None:
         common.write_json(out, results)
     return results
+
+
+def run_loggers(log_dir: str | os.PathLike, replicas: int) -> list[keras.callbacks.Callback]:
+    """The TensorBoard callbacks of a run with a log dir: Keras's (losses, accuracies), and on
+    one replica `zoo.callbacks.GradientNormLogger` (norms before clipping, per layer) and
+    `TimingLogger` (step time, examples/s, tokens/s), every `LOG_EVERY_N_STEPS` steps."""
+    from zoo.callbacks import GradientNormLogger, TimingLogger
+
+    loggers = [keras.callbacks.TensorBoard(str(log_dir))]
+    if replicas == 1:  # the zoo loggers hook the single-replica train step only
+        loggers += [
+            GradientNormLogger(log_dir, every_n_steps=LOG_EVERY_N_STEPS),
+            TimingLogger(log_dir, every_n_steps=LOG_EVERY_N_STEPS),
+        ]
+    return loggers
 
 
 def dataset_dir(dataset: str, data_dir: str | os.PathLike | None) -> Path | None:
