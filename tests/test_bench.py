@@ -219,7 +219,7 @@ def test_tiny_run_writes_the_json_report(monkeypatch, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "keras-gru.jit-off" in printed and "targets" in printed
     assert f"loss of the Keras models: {bench.LOSSES['keras']}; TensorFlow oneDNN ops: " in printed
-    assert not out.with_name(out.name + ".tmp").exists()
+    assert not out.with_name(f".{out.name}.tmp").exists()
 
 
 def checked_runner(name: str, config: bench.ModelConfig) -> bench.Runner:

@@ -19,14 +19,16 @@ import tensorflow as tf
 
 from zoo.cli import main
 from zoo.data import ptb, word_vectors
+from zoo.models import configs
 from zoo.train import config_override
 from zoo.training import common, sentiment
-from zoo.training.ptb import train_ptb
+from zoo.training.ptb import perplexity_of, train_ptb
 from zoo.training.sentiment import train_sentiment
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"base": "small", "units": 16, "num_steps": 5, "batch_size": 4, "decay_after": 2}
 RUN = {"config": TINY, "epochs": 3, "jit_compile": False, "verbose": 0}
+TINY_SETS = ["--set", "units=16", "--set", "num_steps=5", "--set", "batch_size=4"]
 
 
 def write_tiny_ptb(folder: Path) -> Path:
@@ -213,14 +215,14 @@ def test_cli_reports_bad_input_in_one_line(tiny_ptb, tmp_path, capsys):
     code = main(["train", "ptb", "--cell", "tcn", "--data-dir", str(tiny_ptb), "--quiet",
                  "--out", str(tmp_path / "x.json")])  # fmt: skip
     assert code == 1
-    assert "zoo train: error: cell: expected one of" in capsys.readouterr().out
+    assert "zoo train: error: cell: expected one of" in capsys.readouterr().err
     code = main(["train", "ptb", "--data-dir", str(tmp_path / "none"), "--quiet",
                  "--out", str(tmp_path / "x.json")])  # fmt: skip
     assert code == 1
     code = main(["train", "ptb", "--pooling", "max", "--data-dir", str(tiny_ptb), "--quiet",
                  "--out", str(tmp_path / "x.json")])  # fmt: skip
     assert code == 1
-    assert "--pooling: applies to the imdb and sst2 classifiers" in capsys.readouterr().out
+    assert "--pooling: applies to the imdb and sst2 classifiers" in capsys.readouterr().err
     assert not (tmp_path / "x.json").exists()
 
 
@@ -237,7 +239,7 @@ def test_cli_set_overrides_config_keys(tiny_ptb, tmp_path, capsys):
     code = main(["train", "ptb", "--data-dir", str(tiny_ptb), "--quiet", "--set", "unit=7",
                  "--out", str(tmp_path / "x.json")])  # fmt: skip
     assert code == 1
-    assert "config: unknown keys ['unit']" in capsys.readouterr().out
+    assert "config: unknown keys ['unit']" in capsys.readouterr().err
     assert config_override("max_len=600") == ("max_len", 600)
     assert config_override("pooling=max") == ("pooling", "max")
     with pytest.raises(argparse.ArgumentTypeError, match="expected KEY=VALUE, got 'max_len'"):
@@ -462,3 +464,78 @@ def test_sentiment_names_a_bad_embedding_setting(config, message):
 def test_sentiment_names_a_bad_epochs_or_lr(kwargs, message):
     with pytest.raises(ValueError, match=message):
         train_sentiment("imdb", "lstm", verbose=0, **kwargs)
+
+
+def test_cli_checks_its_output_paths_before_training(tiny_ptb, tmp_path, capsys):
+    folder, a_file = tmp_path / "a_folder", tmp_path / "a_file"
+    folder.mkdir()
+    a_file.write_text("")
+    out = ["--out", str(tmp_path / "r.json")]
+    under_file = a_file / "r.json"
+    cases = [
+        (["--out", str(folder)], f"out: expected a file path, got the folder '{folder}'"),
+        (["--out", str(under_file)], f"out: {a_file} cannot be a folder: {a_file} is a file"),
+        ([*out, "--checkpoint", str(folder)], "checkpoint: expected a file path, got the folder"),
+        ([*out, "--log-dir", str(under_file)], f"log_dir: {under_file} cannot be a folder"),
+    ]
+    for arguments, message in cases:
+        code = main(["train", "ptb", "--data-dir", str(tiny_ptb), "--quiet", *arguments])
+        assert code == 1 and message in capsys.readouterr().err, arguments
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a_file", "a_folder"]
+    assert not list(folder.iterdir())
+
+
+def test_cli_rejects_bad_config_values_and_unreadable_checkpoints(tiny_ptb, tmp_path, capsys):
+    common_arguments = ["train", "ptb", "--data-dir", str(tiny_ptb), "--quiet"]
+    out = ["--out", str(tmp_path / "r.json")]
+    for override, message in [
+        ("epochs=0", "config: epochs: expected a positive integer, got 0"),
+        ("layers=1.5", "config: layers: expected a positive integer, got 1.5"),
+        ("dropout=1.5", "config: dropout: expected a rate in [0, 1), got 1.5"),
+        ("lr=-1", "config: lr: expected a positive number, got -1"),
+        ("lr_decay=0", "config: lr_decay: expected a positive number, got 0"),
+        ("init_scale=-0.1", "config: init_scale: expected a positive number, or null"),
+    ]:
+        assert main([*common_arguments, *out, "--set", override]) == 1
+        assert message in capsys.readouterr().err, override
+    with pytest.raises(ValueError, match="config: bidirectional: expected true or false, got 'no'"):
+        configs.resolve(configs.SENTIMENT, {"base": "imdb", "bidirectional": "no"})
+    for name, content in (("garbage.npz", b"garbage"), ("meta-less.npz", None)):
+        checkpoint = tmp_path / name
+        if content is None:
+            np.savez(checkpoint, weights=np.zeros(3))
+        else:
+            checkpoint.write_bytes(content)
+        arguments = [*common_arguments, *out, *TINY_SETS, "--checkpoint", str(checkpoint)]
+        arguments.append("--resume")
+        assert main(arguments) == 1
+        err = capsys.readouterr().err
+        assert f"{checkpoint}: expected a checkpoint written by zoo train" in err, name
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_a_diverging_run_stops_with_the_nan_guard(tiny_ptb):
+    config = {**TINY, "lr": 1e30, "clip": 1e30}
+    with pytest.raises(common.NonFiniteLossError, match="epoch 1"):
+        train_ptb(data_dir=tiny_ptb, config=config, epochs=1, jit_compile=False, verbose=0)
+    assert math.isinf(perplexity_of(1e6)) and perplexity_of(0.0) == 1.0
+
+
+def test_sentiment_max_batches_must_be_positive(tmp_path):
+    data = write_tiny_imdb(tmp_path / "imdb")
+    with pytest.raises(ValueError, match="max_batches: expected a positive integer, got 0"):
+        train_sentiment("imdb", "gru", data_dir=data, max_batches=0, **SENTIMENT)
+
+
+def test_atomic_writes_leave_no_temporary_file_when_they_fail(tmp_path):
+    target = tmp_path / "results.json"
+    common.write_json(target, {"kept": True})
+
+    def half_write(temporary):
+        temporary.write_text("{half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        common.replace_atomically(target, half_write)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["results.json"]
+    assert json.loads(target.read_text()) == {"kept": True}

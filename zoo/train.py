@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -112,8 +113,6 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from zoo.training import common
 
-    if args.cpu_replicas:
-        common.split_cpu(args.cpu_replicas)
     out = args.out or default_out(args)
     options = {
         "cell": args.cell,
@@ -136,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
     if overrides:
         config_label += " " + ",".join(f"{key}={value}" for key, value in sorted(overrides.items()))
     try:
+        if args.cpu_replicas is not None:
+            common.split_cpu(args.cpu_replicas)
         if args.task == "ptb":
             from zoo.training.ptb import train_ptb
 
@@ -149,10 +150,10 @@ def run(args: argparse.Namespace) -> int:
             pooling = {} if args.pooling is None else {"pooling": args.pooling}
             results = train_sentiment(args.task, config={**overrides, **pooling}, **options)
     except common.NonFiniteLossError as error:
-        print(f"zoo train: {error}")
+        print(f"zoo train: {error}", file=sys.stderr)
         return 1
-    except (ValueError, FileNotFoundError) as error:
-        print(f"zoo train: error: {error}")
+    except (ValueError, OSError) as error:  # OSError: FileNotFoundError, a failed write, ...
+        print(f"zoo train: error: {error}", file=sys.stderr)
         return 1
     log_run_hparams(options["log_dir"], results, config_label)
     print(f"Results written to {options['out']}; TensorBoard logs in {options['log_dir']}")

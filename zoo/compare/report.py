@@ -7,7 +7,6 @@ Files are written to a temporary name in the output directory, then renamed.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import numpy as np
 from zoo.compare import stats
 from zoo.compare.tasks import Task
 from zoo.compare.training import RunRecord
+from zoo.training.common import replace_atomically
 
 PLOT_DPI = 80
 PLOT_SIZE = (10.0, 3.6)  # inches
@@ -77,9 +77,7 @@ def summarize_task(
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file in the same directory."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+    replace_atomically(path, lambda temporary: temporary.write_bytes(data))
 
 
 def write_json(path: Path, results: dict[str, Any]) -> None:
@@ -250,9 +248,7 @@ def plot_task(path: Path, name: str, task: dict[str, Any]) -> None:
     by_updates.legend(fontsize="small")
     figure.suptitle(f"{name}: mean over seeds, band = min to max; dashed: target")
     figure.tight_layout()
-    temporary = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(temporary, dpi=PLOT_DPI)
-    os.replace(temporary, path)
+    replace_atomically(path, lambda temporary: figure.savefig(temporary, dpi=PLOT_DPI), ".tmp.png")
 
 
 def write_report(out: Path, results: dict[str, Any]) -> None:

@@ -17,6 +17,8 @@ keeps them fixed.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 PTB: dict[str, dict[str, Any]] = {
@@ -118,7 +120,57 @@ def resolve(table: dict[str, dict[str, Any]], config: str | dict, argument: str 
     unknown = sorted(set(overrides) - set(base))
     if unknown:
         raise ValueError(f"{argument}: unknown keys {unknown}; valid keys: {sorted(base)}")
-    return {**base, **overrides}
+    return check_values({**base, **overrides}, argument)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+# key -> (check, what it expects); keys of PTB and SENTIMENT not here are checked where used
+VALUE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    **dict.fromkeys(
+        (
+            "layers",
+            "units",
+            "num_steps",
+            "batch_size",
+            "epochs",
+            "vocab_size",
+            "max_len",
+            "embedding_dim",
+            "embedding_window",
+        ),
+        (lambda v: _is_int(v) and v > 0, "a positive integer"),
+    ),
+    **dict.fromkeys(
+        ("lr", "lr_decay", "clip"), (lambda v: _is_number(v) and v > 0, "a positive number")
+    ),
+    "decay_after": (lambda v: _is_int(v) and v >= 0, "a non-negative integer"),
+    "dropout": (lambda v: _is_number(v) and 0 <= v < 1, "a rate in [0, 1)"),
+    "init_scale": (
+        lambda v: v is None or (_is_number(v) and v > 0),
+        "a positive number, or null for Keras's initializers",
+    ),
+    **dict.fromkeys(
+        ("bidirectional", "embedding_trainable"), (lambda v: isinstance(v, bool), "true or false")
+    ),
+}
+
+
+def check_values(settings: dict, argument: str = "config") -> dict:
+    """`settings`, if every key of `VALUE_CHECKS` in it holds a value of its kind (positive
+    integers for widths and counts, positive numbers for `lr`, `lr_decay`, `clip`, a rate in
+    [0, 1) for `dropout`, ...); else a ValueError naming `argument`, the key and the value."""
+    for key, value in settings.items():
+        check, expected = VALUE_CHECKS.get(key, (lambda v: True, ""))
+        if not check(value):
+            raise ValueError(f"{argument}: {key}: expected {expected}, got {value!r}")
+    return settings
 
 
 def lr_at(config: dict, epoch: int) -> float:

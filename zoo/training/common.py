@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable
+import zipfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +27,16 @@ class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-def check_finite(loss: float, epoch: int, step: int, checkpoint: str | os.PathLike) -> None:
-    """Raise NonFiniteLossError naming the epoch (1-based), step and kept checkpoint."""
+def check_finite(loss: float, epoch: int, step: int, checkpoint: str | os.PathLike | None) -> None:
+    """Raise NonFiniteLossError naming the epoch (1-based), step and kept checkpoint (None: a
+    run without checkpoints)."""
     if not math.isfinite(loss):
-        kept = (
-            f"the last good checkpoint {checkpoint} is kept"
-            if Path(checkpoint).is_file()
-            else f"no checkpoint was written yet ({checkpoint})"
-        )
+        if checkpoint is None:
+            kept = "this run writes no checkpoint"
+        elif Path(checkpoint).is_file():
+            kept = f"the last good checkpoint {checkpoint} is kept"
+        else:
+            kept = f"no checkpoint was written yet ({checkpoint})"
         raise NonFiniteLossError(
             f"training loss is {loss} at epoch {epoch}, step {step}: stopping; {kept}. "
             "Lower the learning rate (--lr) or the clipping norm."
@@ -97,12 +100,12 @@ def _arrays(variables: Iterable, prefix: str) -> dict[str, np.ndarray]:
 
 def save_checkpoint(path: str | os.PathLike, model, optimizer_variables: list, meta: dict) -> None:
     """Write model variables, optimizer variables and `meta` (JSON) to `path` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp.npz")
     arrays = {**_arrays(model.variables, "model"), **_arrays(optimizer_variables, "optimizer")}
-    np.savez(temporary, meta=np.asarray(json.dumps(meta)), **arrays)
-    os.replace(temporary, path)
+    replace_atomically(
+        path,
+        lambda temporary: np.savez(temporary, meta=np.asarray(json.dumps(meta)), **arrays),
+        ".tmp.npz",
+    )
 
 
 def load_checkpoint(
@@ -113,8 +116,15 @@ def load_checkpoint(
     Raises ValueError naming `path` when the checkpoint's settings differ from `settings`
     (`epochs` may differ: a run can be extended) or its variables do not fit the model.
     """
-    with np.load(path) as data:
-        meta = json.loads(str(data["meta"]))
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise _unreadable_checkpoint(path, error) from error
+    with data:
+        try:
+            meta = json.loads(str(data["meta"]))
+        except (KeyError, ValueError, zipfile.BadZipFile) as error:
+            raise _unreadable_checkpoint(path, error) from error
         check_resume(meta, settings, path)
         for prefix, variables in (("model", model.variables), ("optimizer", optimizer_variables)):
             saved = sorted((k for k in data.files if k.startswith(prefix + "/")), key=_index)
@@ -131,6 +141,13 @@ def load_checkpoint(
                     )
                 variable.assign(data[key])
     return meta
+
+
+def _unreadable_checkpoint(path: str | os.PathLike, error: Exception) -> ValueError:
+    return ValueError(
+        f"{path}: expected a checkpoint written by zoo train (an .npz file with a meta entry); "
+        f"cannot read it ({type(error).__name__}: {error})"
+    )
 
 
 def resume_point(
@@ -182,21 +199,72 @@ def write_json(path: str | os.PathLike, data: dict[str, Any]) -> None:
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
-    """Write `text` to `path` atomically (temporary file, then os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    """Write `text` to `path` atomically (`replace_atomically`)."""
+    replace_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
 def save_model(model, path: str | os.PathLike) -> None:
-    """`model.save` as a `.keras` file at `path`, atomically (a temporary name, then rename)."""
+    """`model.save` as a `.keras` file at `path`, atomically (`replace_atomically`)."""
+    replace_atomically(path, model.save, ".partial.keras")
+
+
+def replace_atomically(
+    path: str | os.PathLike, write: Callable[[Path], object], suffix: str = ".tmp"
+) -> None:
+    """Call `write(temporary)` on a temporary file next to `path` (its name plus `suffix`),
+    then rename it to `path`: readers see the old file or the new one, never half of one.
+    If anything fails the temporary file is removed and the error raised."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.partial.keras")
-    model.save(temporary)
-    os.replace(temporary, path)
+    temporary = path.with_name(f".{path.name}{suffix}")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def check_run_outputs(
+    out: str | os.PathLike | None,
+    checkpoint: str | os.PathLike | None,
+    log_dir: str | os.PathLike | None,
+) -> None:
+    """Before training: the results file `out`, the `checkpoint` file and the `log_dir`
+    folder (each None or a path) can be written (`check_output_file`, `check_output_folder`)."""
+    for argument, path in (("out", out), ("checkpoint", checkpoint)):
+        if path is not None:
+            check_output_file(path, argument)
+    if log_dir is not None:
+        check_output_folder(log_dir, "log_dir")
+
+
+def check_output_file(path: str | os.PathLike, argument: str) -> Path:
+    """`path` as a Path, if a file can be written there: not a folder, under a folder that
+    exists or can be created, and writable. Else a ValueError naming `argument` and `path`.
+    Nothing is created (check before a long run rather than fail after it)."""
+    path = Path(path)
+    if not path.name or path.is_dir():
+        raise ValueError(f"{argument}: expected a file path, got the folder {str(path)!r}")
+    check_output_folder(path.parent, argument)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ValueError(f"{argument}: {path} exists and is not writable")
+    return path
+
+
+def check_output_folder(path: str | os.PathLike, argument: str) -> Path:
+    """`path` as a Path, if it is a writable folder or one that can be created (its nearest
+    existing ancestor is a writable folder). Else a ValueError naming `argument` and `path`."""
+    path = Path(path)
+    ancestor = path
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ValueError(f"{argument}: {path} cannot be a folder: {ancestor} is a file")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        what = "is a folder" if ancestor == path else "would be created in"
+        raise ValueError(f"{argument}: {path} {what} {ancestor}, which is not writable")
+    return path
 
 
 def check_resume(meta: dict, settings: dict, path: str | os.PathLike) -> None:

@@ -37,6 +37,15 @@ PROGRESS_METRICS = ("perplexity", "grad_norm", "valid_perplexity")
 GRADIENT_NORM_EVERY_N_STEPS = 20
 
 
+def perplexity_of(nats_per_word: float) -> float:
+    """exp(nats per word); infinite where that overflows a float (a diverging run, which the
+    NaN guard then stops) rather than an OverflowError."""
+    try:
+        return math.exp(nats_per_word)
+    except OverflowError:
+        return math.inf
+
+
 def train_ptb(
     cell: str = "lstm",
     impl: str = "zoo",
@@ -102,6 +111,7 @@ def train_ptb(
     settings = common.override_settings(configs.resolve(configs.PTB, config), epochs, lr)
     if checkpoint is None and out is not None:
         checkpoint = str(out) + ".ckpt.npz"
+    common.check_run_outputs(out, checkpoint, log_dir)
     common.set_seed(seed)
     distribution = common.make_strategy(strategy)
     writes = common.is_chief(distribution)  # other workers read the chief's checkpoint only
@@ -182,7 +192,7 @@ def train_ptb(
         for x, y in zip(inputs, targets):
             batch_nats, states = eval_step(rows(x), rows(y), states)
             nats += float(batch_nats)
-        return math.exp(nats / targets.size)
+        return perplexity_of(nats / targets.size)
 
     run_settings = {"cell": cell, "impl": impl, "budget": budget, "seed": seed, **settings}
     start_epoch, history = common.resume_point(checkpoint, resume, model, [], run_settings, verbose)
@@ -211,7 +221,7 @@ def train_ptb(
             batch_nats = float(batch_nats)
             common.check_finite(batch_nats, epoch + 1, step + 1, checkpoint)
             nats += batch_nats
-            perplexity = math.exp(nats / ((step + 1) * y.size))
+            perplexity = perplexity_of(nats / ((step + 1) * y.size))
             progress.update(
                 step + 1, [("perplexity", perplexity), ("grad_norm", float(norm))], finalize=False
             )
