@@ -169,6 +169,13 @@ def test_no_runnable_contender_is_an_error(monkeypatch, capsys):
     assert "no contender can run" in capsys.readouterr().err
 
 
+def test_an_unwritable_out_is_refused_before_measuring(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(bench, "machine_state", lambda: pytest.fail("measured before --out"))
+    assert bench.run(parse(["--quick", "--out", str(tmp_path)])) == 2
+    assert f"--out: expected a file path, got the folder '{tmp_path}'" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
 def keras_memory_in_process(real_measure):
     """measure_memory_of with Keras workers run in this process (TensorFlow is imported here
     already; a fresh subprocess would spend seconds importing it) and PyTorch ones for real."""

@@ -49,6 +49,15 @@ def test_malformed_jsonl_line_names_file_and_line(tmp_path, bad_line):
         imdb.read_jsonl(path)
 
 
+def test_a_file_that_is_not_gzip_json_lines_is_named(tmp_path):
+    path = tmp_path / "train.jsonl.gz"
+    path.write_bytes(b"plain text, not gzip")
+    with pytest.raises(ValueError, match=rf"{path}: expected gzip-compressed JSON Lines"):
+        imdb.read_jsonl(path)
+    with pytest.raises(ValueError, match=rf"{path}: expected gzip-compressed JSON Lines"):
+        imdb.load_texts("train", tmp_path, download=False)
+
+
 def test_read_raw_aclimdb_layout_in_id_order(tmp_path):
     for name, text in {
         "test/neg/10_1.txt": "ten",

@@ -110,3 +110,25 @@ def test_real_ptb_counts_and_vocab(data_dir):
     assert {"<eos>", "<unk>", "N"} <= set(data.vocab)
     inputs, _ = ptb.batches(data.train, 20, 35)
     assert inputs.shape == (1327, 20, 35)  # (929589 // 20 - 1) // 35
+
+
+def test_unreadable_or_empty_split_files_are_named(tmp_path):
+    binary, empty = tmp_path / "binary.txt", tmp_path / "empty.txt"
+    binary.write_bytes(b"\xcc\xff not utf-8")
+    empty.write_text("")
+    with pytest.raises(ValueError, match=rf"{binary}: expected UTF-8 text"):
+        ptb.read_words(binary)
+    with pytest.raises(ValueError, match=rf"{empty}: expected text, .* the file is empty"):
+        ptb.read_words(empty)
+
+
+def test_a_data_dir_that_is_a_file_is_refused(tmp_path, monkeypatch):
+    a_file = tmp_path / "ptb.train.txt"
+    a_file.write_text("a b c\n")
+    with pytest.raises(ValueError, match=rf"data_dir: {a_file} is a file; expected the folder"):
+        ptb.load(a_file)
+    monkeypatch.setenv("ZOO_DATA_DIR", str(tmp_path))
+    (tmp_path / "ptb").write_text("")
+    with pytest.raises(ValueError, match="ZOO_DATA_DIR: .* is a file; expected the folder of"):
+        ptb.load()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["ptb", "ptb.train.txt"]

@@ -468,6 +468,8 @@ def test_cli_reports_bad_paths(exported, tmp_path, capsys):
     code, err = run_cli([str(corrupt), "--out", str(tmp_path / "o")], capsys)
     assert code == 1 and "not an empty folder" in err and "--overwrite" in err
     assert not (tmp_path / "o" / "saved_model.pb").exists()
+    code, err = run_cli([str(corrupt), "--out", str(tmp_path / "o" / "x" / "served")], capsys)
+    assert code == 1 and f"out: {tmp_path / 'o' / 'x'} cannot be a folder" in err
 
 
 def test_cli_sentiment_needs_its_vectorizer(exported, tmp_path, capsys):

@@ -1108,6 +1108,14 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(run_worker(json.loads(args.worker))))
         return 0
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if args.out:
+        from zoo.training.common import check_output_file
+
+        try:
+            check_output_file(args.out, "--out")
+        except ValueError as error:
+            print(f"zoo bench: {error}", file=sys.stderr)
+            return 2
     started = machine_state()
     config = CONFIGS[args.config]
     repeats = args.repeats or (QUICK_REPEATS if args.quick else DEFAULT_REPEATS)

@@ -541,7 +541,10 @@ def is_empty_folder(path: Path) -> bool:
 
 def check_target(target: Path, overwrite: bool) -> None:
     """Raise FileExistsError when `target` exists, is not an empty folder, and not
-    `overwrite`."""
+    `overwrite`; a ValueError when no folder can be made there (`check_output_folder`)."""
+    from zoo.training.common import check_output_folder
+
+    check_output_folder(target.parent, "out")
     if target.exists() and not is_empty_folder(target) and not overwrite:
         raise FileExistsError(
             f"{target}: already exists and is not an empty folder; pass overwrite=True "
@@ -616,7 +619,7 @@ def run(args: argparse.Namespace) -> int:
         export_saved_model(
             model, args.out, task, from_logits=args.from_logits, overwrite=args.overwrite, **extras
         )
-    except (ExportError, FileExistsError, ValueError) as error:
+    except (ExportError, OSError, ValueError) as error:  # OSError: FileExistsError, a write
         print(f"zoo export: {error}", file=sys.stderr)
         return 1
     print(f"zoo export: wrote the {task} SavedModel of {model_file} to {args.out}")

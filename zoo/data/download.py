@@ -54,11 +54,18 @@ def resolve_data_dir(name: str, data_dir: str | os.PathLike | None = None) -> Pa
             is set, else `cache_root() / name`.
     """
     if data_dir is not None:
-        return Path(data_dir).expanduser()
+        return _folder(Path(data_dir).expanduser(), "data_dir", name)
     root = os.environ.get("ZOO_DATA_DIR")
     if root:
-        return Path(root).expanduser() / name
+        return _folder(Path(root).expanduser() / name, "ZOO_DATA_DIR", name)
     return cache_root() / name
+
+
+def _folder(path: Path, argument: str, name: str) -> Path:
+    """`path`, unless it is a file (the dataset's folder is expected there)."""
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{argument}: {path} is a file; expected the folder of the {name} data")
+    return path
 
 
 def file_digest(path: str | os.PathLike, algorithm: str) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import zlib
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -167,25 +168,39 @@ def read_jsonl(
         labels: the labels allowed: (0, 1) for the labelled splits, (-1,) for unsup.
     """
     texts, found = [], []
-    with gzip.open(path, "rt", encoding="utf-8") as stream:
-        for line_number, line in enumerate(stream, start=1):
-            try:
-                record = json.loads(line)
-                text, label = record["text"], record["label"]
-            except (json.JSONDecodeError, KeyError, TypeError) as error:
-                raise ValueError(
-                    f"{path}, line {line_number}: expected a JSON object with fields "
-                    f'"text" and "label" ({error})'
-                ) from None
-            if not isinstance(text, str) or label not in labels:
-                allowed = " or ".join(str(value) for value in labels)
-                raise ValueError(
-                    f"{path}, line {line_number}: expected a string text and a label of "
-                    f"{allowed}, got label {label!r}"
-                )
-            texts.append(text)
-            found.append(label)
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as stream:
+            for line_number, line in enumerate(stream, start=1):
+                text, label = _labelled_review(line, path, line_number, labels)
+                texts.append(text)
+                found.append(label)
+    except (gzip.BadGzipFile, EOFError, UnicodeDecodeError, zlib.error) as error:
+        raise ValueError(
+            f"{path}: expected gzip-compressed JSON Lines in UTF-8 ({type(error).__name__}: "
+            f"{error})"
+        ) from None
     return texts, np.asarray(found, dtype=np.int32)
+
+
+def _labelled_review(
+    line: str, path: str | os.PathLike, line_number: int, labels: tuple[int, ...]
+) -> tuple[str, int]:
+    """(text, label) of one JSON Lines record; a ValueError naming the file and line."""
+    try:
+        record = json.loads(line)
+        text, label = record["text"], record["label"]
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise ValueError(
+            f"{path}, line {line_number}: expected a JSON object with fields "
+            f'"text" and "label" ({error})'
+        ) from None
+    if not isinstance(text, str) or label not in labels:
+        allowed = " or ".join(str(value) for value in labels)
+        raise ValueError(
+            f"{path}, line {line_number}: expected a string text and a label of "
+            f"{allowed}, got label {label!r}"
+        )
+    return text, label
 
 
 def read_aclimdb(root: str | os.PathLike, split: str) -> tuple[list[str], np.ndarray]:

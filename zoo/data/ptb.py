@@ -59,9 +59,16 @@ class PTB:
 
 
 def read_words(path: str | os.PathLike) -> list[str]:
-    """The file's whitespace-separated words, with `<eos>` at the end of every line."""
-    with open(path, encoding="utf-8") as stream:
-        return stream.read().replace("\n", f" {EOS} ").split()
+    """The file's whitespace-separated words, with `<eos>` at the end of every line; a
+    ValueError naming `path` when it is not UTF-8 text or holds no word."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            words = stream.read().replace("\n", f" {EOS} ").split()
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: expected UTF-8 text, one sentence a line ({error})") from None
+    if not words:
+        raise ValueError(f"{path}: expected text, one sentence a line; the file is empty")
+    return words
 
 
 def build_vocab(words: list[str]) -> list[str]:
