@@ -382,6 +382,12 @@ def test_invalid_inputs_raise_clear_errors(exported):
     classifier = exported["sentiment_zoo"][0]
     with pytest.raises(ValueError, match="Embedding"):
         export.language_model_module(classifier, VOCAB)
+    twice = [*VOCAB[:5], "w1", *VOCAB[6:]]  # "w1" is VOCAB[3]
+    with pytest.raises(ValueError, match=r"holds 'w1' twice, as ids 3 and 5 \(lines 4 and 6\)"):
+        export.language_model_module(model, twice)
+    wider = fit_vectorizer([*TEXTS, "many more different words here"], vocab_size=20, max_len=6)
+    with pytest.raises(ValueError, match="vectorizer: makes token ids up to 1[0-9], but the model"):
+        export.sentiment_module(classifier, wider, None)
 
 
 def run_cli(argv: list[str], capsys) -> tuple[int, str]:
@@ -470,6 +476,12 @@ def test_cli_reports_bad_paths(exported, tmp_path, capsys):
     assert not (tmp_path / "o" / "saved_model.pb").exists()
     code, err = run_cli([str(corrupt), "--out", str(tmp_path / "o" / "x" / "served")], capsys)
     assert code == 1 and f"out: {tmp_path / 'o' / 'x'} cannot be a folder" in err
+
+
+def test_cli_language_model_needs_its_vocabulary(exported, tmp_path, capsys):
+    exported["lm_zoo"][0].save(tmp_path / "model.keras")
+    code, err = run_cli([str(tmp_path / "model.keras"), "--out", str(tmp_path / "o")], capsys)
+    assert code == 1 and f"{tmp_path / 'vocab.txt'}: no such vocabulary file" in err
 
 
 def test_cli_sentiment_needs_its_vectorizer(exported, tmp_path, capsys):

@@ -1,5 +1,7 @@
 """Sampling from a language model: the draws follow softmax(logits / T), seeded, checked."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -38,13 +40,23 @@ def test_same_seed_same_text_and_unknown_prompt_words_read_as_unk():
 @pytest.mark.parametrize(
     "kwargs,message",
     [
-        ({"prompt": "  "}, "prompt: expected at least one word"),
+        ({"prompt": "  "}, "prompt: expected a string of at least one word"),
+        ({"prompt": ["a"]}, "prompt: expected a string of at least one word, got"),
         ({"num_words": 0}, "num_words: expected a positive integer"),
         ({"temperature": 0.0}, "temperature: expected a positive number"),
+        ({"temperature": "1"}, "temperature: expected a positive number, got '1'"),
+        ({"temperature": float("inf")}, "temperature: expected a positive number, got inf"),
+        ({"exclude": "<unk>"}, "exclude: expected a sequence of words, got the string"),
+        ({"vocabulary": ["a", "b", "a", "c"]}, "vocabulary: expected distinct words"),
         ({"vocabulary": ["a", "b"]}, "vocabulary: 2 words, but the model scores 4"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, message):
     arguments = {"vocabulary": VOCABULARY, "prompt": "a", "num_words": 3, **kwargs}
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=re.escape(message)):
         sample_words(fixed_model([0.0] * 4), **arguments)
+
+
+def test_numpy_integers_are_integers():
+    words = sample_words(fixed_model([0.0] * 4), VOCABULARY, "a", np.int64(2), seed=0)
+    assert len(words) == 2

@@ -104,6 +104,15 @@ def test_bad_units(layer_class, units):
 
 
 @pytest.mark.parametrize("layer_class", [zoo.layers.LSTM, zoo.layers.GRU])
+def test_numpy_scalars_are_accepted_as_keras_does(layer_class):
+    layer = layer_class(np.int64(4), dropout=np.float32(0.25))
+    config = layer.get_config()
+    assert type(config["units"]) is int and config["units"] == 4
+    assert type(config["dropout"]) is float and config["dropout"] == 0.25
+    assert zoo.layers.count_params("lstm", np.int64(3), np.int64(4)) == 4 * 4 * (3 + 4 + 1)
+
+
+@pytest.mark.parametrize("layer_class", [zoo.layers.LSTM, zoo.layers.GRU])
 @pytest.mark.parametrize("argument", ["dropout", "recurrent_dropout"])
 @pytest.mark.parametrize("rate", [-0.1, 1.0, 1.5])
 def test_bad_dropout(layer_class, argument, rate):

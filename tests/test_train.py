@@ -223,6 +223,10 @@ def test_cli_reports_bad_input_in_one_line(tiny_ptb, tmp_path, capsys):
                  "--out", str(tmp_path / "x.json")])  # fmt: skip
     assert code == 1
     assert "--pooling: applies to the imdb and sst2 classifiers" in capsys.readouterr().err
+    for option, value in (("--config", "large"), ("--budget", "match:lstm")):
+        code = main(["train", "imdb", option, value, "--quiet", "--out", str(tmp_path / "x.json")])
+        assert code == 1
+        assert f"{option}: applies to ptb" in capsys.readouterr().err
     assert not (tmp_path / "x.json").exists()
 
 

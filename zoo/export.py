@@ -100,15 +100,15 @@ def export_saved_model(
 
     from zoo.layers.engine import generic_loop
 
+    if task not in TASKS:
+        raise ValueError(f"task: expected one of {TASKS}, got {task!r}")
     target = Path(path)
     check_target(target, overwrite)
     with generic_loop():
         if task == "sentiment":
             module, signatures = sentiment_module(model, vectorizer, from_logits)
-        elif task == "language_model":
-            module, signatures = language_model_module(model, vocabulary)
         else:
-            raise ValueError(f"task: expected one of {TASKS}, got {task!r}")
+            module, signatures = language_model_module(model, vocabulary)
 
         def write(folder: Path) -> None:
             tf.saved_model.save(module, str(folder), signatures=signatures)
@@ -254,6 +254,7 @@ def sentiment_module(model, vectorizer, from_logits: bool | None):
             f"that made the model's token ids, got {type(vectorizer).__name__}"
         )
     check_sentiment_output(model)
+    check_vectorizer_fits(vectorizer, model)
     logits = output_is_logit(model) if from_logits is None else from_logits
     classifier = portable_clone(model)
     module = tf.Module()
@@ -283,6 +284,21 @@ def checked(tensor, name: str):
     import tensorflow as tf
 
     return tf.ensure_shape(tensor, tensor.shape, name=f"check_{name}")
+
+
+def check_vectorizer_fits(vectorizer, model) -> None:
+    """Raise a ValueError when `vectorizer` makes ids the model's first Embedding cannot read
+    (a vectorizer of another run): served, they would fail inside the graph."""
+    import keras
+
+    embeddings = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
+    size = vectorizer.vocabulary_size()
+    if embeddings and size > embeddings[0].input_dim:
+        raise ValueError(
+            f"vectorizer: makes token ids up to {size - 1}, but the model's embedding "
+            f"{embeddings[0].name!r} reads ids below {embeddings[0].input_dim}; is it the "
+            "vectorizer of the run that trained this model?"
+        )
 
 
 def check_sentiment_output(model) -> None:
@@ -364,8 +380,14 @@ def check_vocabulary(vocabulary: Sequence[str] | None, size: int) -> list[str]:
     tokens = [str(token) for token in vocabulary]
     if len(tokens) != size:
         raise ValueError(f"vocabulary: the model predicts {size} tokens, got {len(tokens)}")
-    if len(set(tokens)) != size:
-        raise ValueError("vocabulary: holds a token more than once")
+    first_line: dict[str, int] = {}
+    for line, token in enumerate(tokens, start=1):
+        if token in first_line:
+            raise ValueError(
+                f"vocabulary: holds {token!r} twice, as ids {first_line[token] - 1} and "
+                f"{line - 1} (lines {first_line[token]} and {line})"
+            )
+        first_line[token] = line
     if UNK_TOKEN not in tokens:
         raise ValueError(f"vocabulary: needs {UNK_TOKEN!r} for words it does not hold")
     return tokens
@@ -671,6 +693,8 @@ def task_inputs(task: str, model_file: Path, args: argparse.Namespace) -> dict:
     """The vocabulary or the vectorizer the task needs, from the arguments or beside the model."""
     if task == "language_model":
         path = args.vocab or model_file.parent / VOCAB_FILE
+        if not Path(path).is_file():
+            raise ExportError(f"{path}: no such vocabulary file (--vocab, or vocab.txt beside it)")
         return {"vocabulary": read_vocabulary(path)}
     path = args.vectorizer or model_file.parent / VECTORIZER_FILE
     return {"vectorizer": load_vectorizer(path)}

@@ -11,6 +11,7 @@ compile an XLA program for every new prefix length.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import keras
@@ -45,13 +46,17 @@ def sample_words(
     Returns:
         The drawn words (the prompt not included).
     """
+    if not isinstance(prompt, str) or not prompt.split():
+        raise ValueError(f"prompt: expected a string of at least one word, got {prompt!r}")
     words = prompt.split()
-    if not words:
-        raise ValueError("prompt: expected at least one word")
-    if isinstance(num_words, bool) or not isinstance(num_words, int) or num_words < 1:
+    if isinstance(num_words, bool) or not isinstance(num_words, numbers.Integral) or num_words < 1:
         raise ValueError(f"num_words: expected a positive integer, got {num_words!r}")
-    if not temperature > 0:
+    if not isinstance(temperature, numbers.Real) or not 0 < temperature < float("inf"):
         raise ValueError(f"temperature: expected a positive number, got {temperature!r}")
+    if isinstance(exclude, str):
+        raise ValueError(f"exclude: expected a sequence of words, got the string {exclude!r}")
+    if len(set(vocabulary)) != len(vocabulary):
+        raise ValueError("vocabulary: expected distinct words (line i is the word of id i)")
     word_to_id = {word: index for index, word in enumerate(vocabulary)}
     unknown = word_to_id.get(UNK, 0)
     ids = [word_to_id.get(word, unknown) for word in words]

@@ -147,6 +147,15 @@ def run(args: argparse.Namespace) -> int:
         else:
             from zoo.training.sentiment import train_sentiment
 
+            for option, value, default in (
+                ("--config", args.config, "small"),
+                ("--budget", args.budget, "same_width"),
+            ):
+                if value != default:
+                    raise ValueError(
+                        f"{option}: applies to ptb; the {args.task} classifier is set with "
+                        "--set KEY=VALUE"
+                    )
             pooling = {} if args.pooling is None else {"pooling": args.pooling}
             results = train_sentiment(args.task, config={**overrides, **pooling}, **options)
     except common.NonFiniteLossError as error:

@@ -12,6 +12,8 @@ the same, one step at a time.
 
 from __future__ import annotations
 
+import numbers
+
 from zoo.layers.cifg import CIFGLSTM, CIFGLSTMCell
 from zoo.layers.engine import RecurrentCell, RecurrentLayer, check_units, scan_recurrence
 from zoo.layers.gru import GRU, GRUCell
@@ -70,12 +72,12 @@ def recurrent(name: str, units: int, /, **layer_kwargs) -> RecurrentLayer:
 
 
 def _check_positive_int(argument: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise ValueError(
             f"Received an invalid value for argument `{argument}`: expected a positive "
             f"integer, got {value!r}."
         )
-    return value
+    return int(value)
 
 
 def count_params(name: str, input_dim: int, units: int, **cell_kwargs) -> int:

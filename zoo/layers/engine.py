@@ -25,6 +25,7 @@ cell's seed generator, reused at every timestep), active only in training; with
 from __future__ import annotations
 
 import contextlib
+import numbers
 from collections.abc import Callable, Iterator, Sequence
 
 import keras
@@ -63,17 +64,17 @@ def generic_loop() -> Iterator[None]:
 
 def check_units(units: object) -> int:
     """Return ``units`` if it is a positive integer, else raise a ValueError naming it."""
-    if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
+    if isinstance(units, bool) or not isinstance(units, numbers.Integral) or units <= 0:
         raise ValueError(
             f"Received an invalid value for argument `units`: expected a positive integer, "
             f"got {units!r}."
         )
-    return units
+    return int(units)
 
 
 def check_rate(name: str, rate: object) -> float:
     """Return ``rate`` as a float if it lies in [0, 1), else raise a ValueError naming it."""
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
+    if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0.0 <= rate < 1.0:
         raise ValueError(
             f"Received an invalid value for argument `{name}`: expected a float in [0, 1), "
             f"got {rate!r}."
