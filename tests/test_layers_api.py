@@ -203,3 +203,14 @@ def test_training_is_the_same_with_and_without_xla():
     assert runs[0][0][-1] < runs[0][0][0]
     for a, b in zip(runs[0][1], runs[1][1]):
         np.testing.assert_allclose(b, a, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", sorted(zoo.layers.CELLS))
+def test_mask_and_initial_state_shapes_are_checked_by_name(name):
+    x = np.zeros((2, 5, 3), "float32")
+    with pytest.raises(ValueError, match=r"`mask` must have shape \(batch, timesteps\) = \(2, 5\)"):
+        zoo.layers.recurrent(name, 4)(x, mask=np.ones((2, 4), bool))
+    with pytest.raises(ValueError, match="`initial_state` must be"):
+        zoo.layers.recurrent(name, 4)(x, initial_state=[np.zeros((2, 7), "float32")] * 3)
+    with pytest.raises(ValueError, match="expects at least one timestep"):
+        zoo.layers.recurrent(name, 4)(np.zeros((2, 0, 3), "float32"))

@@ -560,7 +560,38 @@ class RecurrentLayer(keras.layers.RNN):
                 f"{keras.backend.standardize_dtype(sequences.dtype)}. Embed integer tokens first "
                 "(e.g. keras.layers.Embedding) or cast them to float."
             )
+        self._check_mask_and_states(sequences.shape, initial_state, mask)
         return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
+
+    def _check_mask_and_states(self, shape, initial_state, mask) -> None:
+        """Static shape checks of `mask` (batch, timesteps) and `initial_state` (one (batch, n)
+        tensor per state of the cell), so a mismatch is named here rather than deep in the loop."""
+
+        def differs(got, expected) -> bool:
+            return len(got) != len(expected) or any(
+                g is not None and e is not None and g != e for g, e in zip(got, expected)
+            )
+
+        if shape[1] == 0:
+            raise ValueError(f"Layer '{self.name}' expects at least one timestep, got {shape}.")
+        mask = mask[0] if isinstance(mask, (list, tuple)) else mask
+        if mask is not None and differs(tuple(mask.shape), tuple(shape[:2])):
+            raise ValueError(
+                f"Layer '{self.name}': `mask` must have shape (batch, timesteps) = "
+                f"{tuple(shape[:2])}, like `sequences` {tuple(shape)}; got {tuple(mask.shape)}."
+            )
+        if initial_state is None:
+            return
+        states = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
+        sizes = self.cell.state_size
+        sizes = list(sizes) if isinstance(sizes, (list, tuple)) else [sizes]
+        expected = [(shape[0], size) for size in sizes]
+        got = [tuple(state.shape) for state in states]
+        if len(got) != len(expected) or any(differs(g, e) for g, e in zip(got, expected)):
+            raise ValueError(
+                f"Layer '{self.name}': `initial_state` must be {len(expected)} tensor(s) of "
+                f"shape(s) {expected} (batch, units) for its cell's states; got shapes {got}."
+            )
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if isinstance(mask, (list, tuple)):
