@@ -327,6 +327,18 @@ def test_signature_rejects_wrong_dtype_or_rank(lm_signatures, token_ids):
         lm_signatures["serving_default"](token_ids=token_ids)
 
 
+@pytest.mark.parametrize("bad_id", [-1, V])
+def test_signatures_reject_ids_outside_the_vocabulary(lm_signatures, bad_id):
+    token_ids = tf.constant([[1, bad_id, 2]], tf.int32)
+    message = rf"token_ids: expected ids in \[0, {V}\)"
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        lm_signatures["serving_default"](token_ids=token_ids)
+    states = lm_signatures["serving_default"](token_ids=tf.constant([[1]], tf.int32))
+    states = {k: v for k, v in states.items() if k.startswith("state_")}
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        lm_signatures["step"](token_ids=token_ids, **states)
+
+
 def test_step_rejects_states_of_another_batch(lm_signatures):
     ids = tf.zeros((2, 3), tf.int32)
     states = {k: v[:1] for k, v in lm_signatures["serving_default"](token_ids=ids).items()}

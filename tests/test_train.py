@@ -502,6 +502,8 @@ def test_cli_rejects_bad_config_values_and_unreadable_checkpoints(tiny_ptb, tmp_
     ]:
         assert main([*common_arguments, *out, "--set", override]) == 1
         assert message in capsys.readouterr().err, override
+    assert main([*common_arguments, *out, "--seed", "-1"]) == 1
+    assert "seed: expected an integer in [0, 2**32), got -1" in capsys.readouterr().err
     with pytest.raises(ValueError, match="config: bidirectional: expected true or false, got 'no'"):
         configs.resolve(configs.SENTIMENT, {"base": "imdb", "bidirectional": "no"})
     for name, content in (("garbage.npz", b"garbage"), ("meta-less.npz", None)):

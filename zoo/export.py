@@ -301,6 +301,18 @@ def check_vectorizer_fits(vectorizer, model) -> None:
         )
 
 
+def checked_ids(token_ids, vocabulary_size: int):
+    """`token_ids`, checked like `checked` and, at run time, to lie in [0, vocabulary_size):
+    the embedding would read a negative id as counted from the end."""
+    import tensorflow as tf
+
+    token_ids = checked(token_ids, "token_ids")
+    in_range = tf.reduce_all((token_ids >= 0) & (token_ids < vocabulary_size))
+    message = f"token_ids: expected ids in [0, {vocabulary_size})"
+    with tf.control_dependencies([tf.debugging.Assert(in_range, [message])]):
+        return tf.identity(token_ids)
+
+
 def check_sentiment_output(model) -> None:
     """Raise a ValueError unless `model` outputs one value per example, (B, 1)."""
     shape = output_shape(model)
@@ -439,7 +451,7 @@ def language_model_module(model, vocabulary: Sequence[str] | None):
 
     @tf.function(autograph=False, input_signature=[ids_spec])
     def serve(token_ids):
-        token_ids = checked(token_ids, "token_ids")
+        token_ids = checked_ids(token_ids, len(tokens))
         return result(*forward(token_ids, zero_states(tf.shape(token_ids)[0])))
 
     state_specs = [
@@ -450,7 +462,7 @@ def language_model_module(model, vocabulary: Sequence[str] | None):
 
     @tf.function(autograph=False, input_signature=[ids_spec, *state_specs])
     def step(token_ids, *flat_states):
-        token_ids = checked(token_ids, "token_ids")
+        token_ids = checked_ids(token_ids, len(tokens))
         flat_states = [checked(state, spec.name) for state, spec in zip(flat_states, state_specs)]
         batch = tf.shape(token_ids)[0]
         checks = [

@@ -44,11 +44,14 @@ def check_finite(loss: float, epoch: int, step: int, checkpoint: str | os.PathLi
 
 
 def set_seed(seed: int) -> None:
-    """Seed Python, NumPy and the backend, and make TensorFlow's ops deterministic."""
+    """Seed Python, NumPy and the backend, and make TensorFlow's ops deterministic; `seed`
+    must be an integer in [0, 2**32), else a ValueError naming it."""
     import keras
     import tensorflow as tf
 
-    keras.utils.set_random_seed(seed)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed: expected an integer in [0, 2**32), got {seed!r}")
+    keras.utils.set_random_seed(int(seed))
     tf.config.experimental.enable_op_determinism()
 
 
