@@ -181,7 +181,12 @@ from zoo.training import common, sentiment
 common.split_cpu(2)
 from zoo.training.ptb import train_ptb
 runs = [train_ptb(data_dir=sys.argv[1], seed=7, strategy=s, **{run}) for s in sys.argv[2:]]
-print(json.dumps([[r["replicas"], r["epochs"], r["test_perplexity"]] for r in runs]))
+try:
+    train_ptb(data_dir=sys.argv[1], strategy="mirrored", **{{**{run}, "jit_compile": True}})
+    refused = None
+except ValueError as error:
+    refused = str(error)
+print(json.dumps([[r["replicas"], r["epochs"], r["test_perplexity"]] for r in runs] + [refused]))
 """
 
 
@@ -196,10 +201,11 @@ def test_mirrored_strategy_on_two_cpus_equals_one_device(tiny_ptb):
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    (one, one_epochs, one_test), (two, two_epochs, two_test) = json.loads(
+    (one, one_epochs, one_test), (two, two_epochs, two_test), refused = json.loads(
         done.stdout.strip().splitlines()[-1]
     )
     assert (one, two) == (1, 2)
+    assert refused.startswith("jit_compile: not supported with 2 replicas")
     # The replicas' gradients are summed in another order than one device sums them: equal to
     # float32 rounding after epoch 1 (measured: 4e-9 relative), and that rounding grows as
     # training goes on (1e-4 relative after epoch 2); a wrong reduction (a mean over replicas
@@ -468,6 +474,18 @@ def test_sentiment_names_a_bad_embedding_setting(config, message):
 def test_sentiment_names_a_bad_epochs_or_lr(kwargs, message):
     with pytest.raises(ValueError, match=message):
         train_sentiment("imdb", "lstm", verbose=0, **kwargs)
+
+
+def test_cli_keeps_an_existing_results_file_unless_told(tiny_ptb, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    out.write_text('{"committed": true}')
+    arguments = ["train", "ptb", "--data-dir", str(tiny_ptb), "--quiet", "--out", str(out)]
+    arguments += [*TINY_SETS, "--max-batches", "2", "--epochs", "1"]
+    assert main(arguments) == 1
+    assert f"--out: {out} exists; pass --overwrite" in capsys.readouterr().err
+    assert json.loads(out.read_text()) == {"committed": True}
+    assert main([*arguments, "--log-dir", str(tmp_path / "logs"), "--overwrite"]) == 0
+    assert json.loads(out.read_text())["epochs_run"] == 1
 
 
 def test_cli_checks_its_output_paths_before_training(tiny_ptb, tmp_path, capsys):

@@ -63,6 +63,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing --out (without it, and without --resume, an existing results "
+        "file is an error: the defaults are the names of committed results)",
+    )
+    parser.add_argument(
         "--log-dir", type=Path, help="TensorBoard log folder (default: runs/<out name>)"
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
@@ -134,6 +140,13 @@ def run(args: argparse.Namespace) -> int:
     config_label = args.config if args.task == "ptb" else "default"
     if overrides:
         config_label += " " + ",".join(f"{key}={value}" for key, value in sorted(overrides.items()))
+    if out.is_file() and not (args.resume or args.overwrite):
+        print(
+            f"zoo train: error: --out: {out} exists; pass --overwrite to replace it, or --resume "
+            "to continue the run that wrote it",
+            file=sys.stderr,
+        )
+        return 1
     try:
         if args.cpu_replicas is not None:
             common.split_cpu(args.cpu_replicas)

@@ -118,6 +118,11 @@ def train_ptb(
     if not writes:
         out = None
     replicas = distribution.num_replicas_in_sync
+    if jit_compile and replicas > 1:
+        raise ValueError(
+            f"jit_compile: not supported with {replicas} replicas (XLA compiled a replica's step "
+            "against another replica's variables); use --jit-compile false with --strategy"
+        )
     batch_size, num_steps = settings["batch_size"], settings["num_steps"]
     if batch_size % replicas:
         raise ValueError(f"batch_size: {batch_size} rows do not split over {replicas} replicas")
