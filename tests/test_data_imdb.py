@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from zoo.data import imdb
 from zoo.data.download import DataNotFoundError
-from zoo.data.text import standardize
+from zoo.data.text import split_off_validation, standardize
 
 
 @pytest.fixture(autouse=True)
@@ -106,6 +106,15 @@ def test_missing_unlabelled_reviews_say_where_it_looked(tmp_path):
     assert str(tmp_path / "unsup.jsonl.gz") in message and "download=True" in message
     with pytest.raises(DataNotFoundError, match="exists without train/unsup/"):
         imdb.load_unlabelled_texts(tmp_path, download=True)
+
+
+def test_a_validation_split_must_leave_both_parts_non_empty():
+    train, validation = split_off_validation(10, 0.3, seed=0)
+    assert (len(train), len(validation)) == (7, 3)
+    assert set(train) | set(validation) == set(range(10))
+    for fraction in (0.01, 0.99):
+        with pytest.raises(ValueError, match="validation_fraction: .* both need at least one"):
+            split_off_validation(10, fraction, seed=0)
 
 
 def test_unknown_split_is_rejected(tmp_path):

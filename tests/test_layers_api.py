@@ -88,6 +88,8 @@ def test_unknown_cell_name_lists_the_valid_ones():
         zoo.layers.get_cell("lstn", 4)
     with pytest.raises(ValueError, match="valid names"):
         zoo.layers.count_params("nope", 3, 4)
+    with pytest.raises(ValueError, match=r"Unknown cell name \['lstm'\]"):
+        zoo.layers.get_cell(["lstm"], 4)
 
 
 def test_get_cell_fixes_the_gru_form():

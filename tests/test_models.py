@@ -58,6 +58,9 @@ def test_budget_matching_sizes_gru_to_lstm_parameters():
     lstm = language_model("lstm", "zoo", "small")
     gru = language_model("gru", "zoo", "small", budget="match:lstm")
     assert layer_widths("gru", 200, 2) == [200, 200]
+    for units, layers, argument in ((0, 2, "units"), (200, 0, "layers"), (200, 1.5, "layers")):
+        with pytest.raises(ValueError, match=f"{argument}: expected a positive integer"):
+            layer_widths("gru", units, layers, budget="match:lstm")
     assert gru.widths[0] > 200  # a GRU layer has ~3/4 of an LSTM layer's parameters
     for layer, reference in zip(gru.recurrent, lstm.recurrent):
         miss = abs(layer.count_params() - reference.count_params())

@@ -120,7 +120,8 @@ def split_off_validation(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Seeded random split of `range(count)` into (train indices, validation indices), sorted.
 
-    The validation part has `round(count * validation_fraction)` examples.
+    The validation part has `round(count * validation_fraction)` examples; a ValueError when
+    that leaves either part empty.
     """
     if not 0.0 < validation_fraction < 1.0:
         raise ValueError(
@@ -128,6 +129,12 @@ def split_off_validation(
         )
     order = np.random.default_rng(seed).permutation(count)
     validation_count = int(round(count * validation_fraction))
+    if not 0 < validation_count < count:
+        raise ValueError(
+            f"validation_fraction: {validation_fraction!r} of {count} examples leaves "
+            f"{validation_count} for validation and {count - validation_count} for training; "
+            "both need at least one"
+        )
     return np.sort(order[validation_count:]), np.sort(order[:validation_count])
 
 

@@ -42,7 +42,7 @@ CELLS: dict[str, type[RecurrentCell]] = {name: spec[0] for name, spec in _CELL_S
 
 
 def _spec(name: str) -> tuple[type[RecurrentCell], type[RecurrentLayer], dict]:
-    if name not in _CELL_SPECS:
+    if not isinstance(name, str) or name not in _CELL_SPECS:
         raise ValueError(
             f"Unknown cell name {name!r} for argument `name`; valid names: "
             f"{', '.join(_CELL_SPECS)}."

@@ -75,6 +75,9 @@ def layer_widths(cell: str, units: int, layers: int, budget: str = "same_width")
     (`zoo.layers.units_for_budget`; the input width of the first layer is `units`, the
     embedding's, and of each later layer the previous layer's width).
     """
+    for argument, value in (("units", units), ("layers", layers)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{argument}: expected a positive integer, got {value!r}")
     if budget == "same_width":
         return [units] * layers
     if not (isinstance(budget, str) and budget.startswith("match:")):
