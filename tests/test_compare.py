@@ -90,7 +90,16 @@ def test_unwritable_out_fails_before_training(tmp_path: Path, capsys) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     code, err = _error(capsys, "--out", str(blocker / "report"))
-    assert code == 2 and "--out" in err and "cannot write" in err
+    assert code == 2 and f"--out: {blocker / 'report'} cannot be a folder: {blocker} is" in err
+
+
+def test_a_study_that_fails_on_its_data_leaves_no_out_folder(tmp_path: Path, capsys) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    out = tmp_path / "study"
+    code, err = _error(capsys, "--task", "ptb", "--data-dir", str(blocker), "--out", str(out))
+    assert code == 1 and "is a file; expected the folder of the ptb data" in err
+    assert not out.exists()
 
 
 def test_keras_impl_refuses_cells_without_a_builtin(tmp_path: Path, capsys) -> None:

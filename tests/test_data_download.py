@@ -102,6 +102,10 @@ def test_interrupted_download_leaves_nothing(server, tmp_path):
     with pytest.raises(DownloadError, match="ended early"):
         download_file(f"{server.url}/short/payload.bin", target, "md5", md5)
     assert _names_in(tmp_path) == []
+    # not even the folders it made for the file
+    with pytest.raises(DownloadError, match="ended early"):
+        download_file(f"{server.url}/short/payload.bin", tmp_path / "a" / "b" / "p.bin", "md5", md5)
+    assert _names_in(tmp_path) == []
 
 
 def test_missing_url_is_a_download_error(server, tmp_path):

@@ -19,11 +19,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from zoo.training.common import check_output_folder
 
 DEFAULT_TASKS = ("adding", "reber")
 DEFAULT_CELLS = ("lstm", "gru", "rnn")
@@ -159,7 +160,7 @@ def make_plan(args: argparse.Namespace) -> dict[str, Any]:
             )
     units = {task: _units(TASKS[task], cells, args.budget, args.units) for task in tasks}
     out = args.out or Path("runs") / f"compare-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
-    check_writable(out)
+    check_output_folder(out, "--out")  # created when the study writes, not before
     return {
         "tasks": tasks,
         "cells": cells,
@@ -192,16 +193,6 @@ def _units(task: Any, cells: list[str], budget: int | None, units: int | None) -
                 f"--budget: {budget} is too small for task {task.name}: {error}"
             ) from None
     return sizes
-
-
-def check_writable(out: Path) -> None:
-    """Create `out` and write a scratch file in it, or raise a ValueError naming `--out`."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as error:
-        raise ValueError(f"--out: cannot write to {str(out)!r} ({error})") from error
 
 
 def load_data(plan: dict[str, Any]) -> dict[str, Any]:

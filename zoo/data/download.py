@@ -106,13 +106,14 @@ def download_file(
     The bytes go to a temporary file beside `destination`; the transfer must deliver exactly
     Content-Length bytes (when the server sends one) and match the `algorithm` digest
     `expected`. Only then is the file renamed to `destination`. On any failure the temporary
-    file is removed and nothing exists at `destination`.
+    file is removed, and so are the folders this call created; nothing exists at `destination`.
 
     Raises:
         DownloadError: the connection failed, or the server closed before the announced length.
         ChecksumError: the downloaded bytes have another digest (names the URL and both digests).
     """
     destination = Path(destination)
+    created = _missing_folders(destination.parent)
     destination.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(
         dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
@@ -128,8 +129,20 @@ def download_file(
         os.replace(temp_name, destination)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
+        for folder in created:  # deepest first: the folders this call made, if still empty
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
         raise
     return destination
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """`folder` and its ancestors that do not exist yet, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
 
 
 def _copy_response(url: str, stream: BinaryIO, timeout_s: float) -> tuple[int, int | None]:
