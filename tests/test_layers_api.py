@@ -216,3 +216,48 @@ def test_mask_and_initial_state_shapes_are_checked_by_name(name):
         zoo.layers.recurrent(name, 4)(x, initial_state=[np.zeros((2, 7), "float32")] * 3)
     with pytest.raises(ValueError, match="expects at least one timestep"):
         zoo.layers.recurrent(name, 4)(np.zeros((2, 0, 3), "float32"))
+
+
+@pytest.mark.parametrize(
+    "name,kwargs", [("LSTM", {}), ("GRU", {}), ("GRU", {"reset_after": False})]
+)
+def test_second_order_gradients_equal_the_builtins(name, kwargs):
+    """A gradient penalty, d/dW ||dL/dx||^2, through the fused path: its hand-written backward
+    cannot be differentiated, so the layer falls back to autodiff (it used to give None)."""
+    import tensorflow as tf
+
+    x = tf.constant(np.random.RandomState(0).randn(3, 5, 6).astype("float32"))
+    reference, ours = (
+        getattr(keras.layers, name)(4, **kwargs),
+        getattr(zoo.layers, name)(4, **kwargs),
+    )
+    reference(x), ours(x)
+    ours.set_weights(reference.get_weights())
+    penalties = []
+    for layer in (reference, ours):
+        with tf.GradientTape() as outer:
+            outer.watch(x)
+            with tf.GradientTape() as inner:
+                inner.watch(x)
+                y = tf.reduce_sum(tf.sin(layer(x)))
+            penalty = tf.reduce_sum(inner.gradient(y, x) ** 2)
+        penalties.append(outer.gradient(penalty, [*layer.trainable_variables, x]))
+    for theirs, mine in zip(*penalties):
+        assert mine is not None
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("layer_class", [zoo.layers.LSTM, zoo.layers.GRU])
+def test_recurrent_dropout_with_a_differentiated_initial_state_in_eager_mode(layer_class):
+    """The recurrent dropout masks come from ones_like(state): they used to tie a watched
+    initial state to the compiled loop, which TensorFlow could not differentiate."""
+    import tensorflow as tf
+
+    x = tf.constant(np.random.RandomState(0).randn(3, 5, 6).astype("float32"))
+    layer = layer_class(4, recurrent_dropout=0.2)
+    states = [tf.zeros((3, 4))] * (2 if layer_class is zoo.layers.LSTM else 1)
+    with tf.GradientTape() as tape:
+        tape.watch(states)
+        out = layer(x, initial_state=states, training=True)
+    grads = tape.gradient(out, states)
+    assert all(g is not None and g.shape == (3, 4) and np.isfinite(g).all() for g in grads)

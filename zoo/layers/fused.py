@@ -39,6 +39,7 @@ import os
 from collections.abc import Iterator
 
 import tensorflow as tf
+from tensorflow.python.eager import record  # could_possibly_record: no public API
 
 from zoo.layers.engine import recurrent_project
 
@@ -128,6 +129,28 @@ def _detached(*tensors):
     since a recorded call would export its loop intermediates (TensorLists) out of XLA. Their
     gradients are the hand-written ones."""
     return [None if t is None else tf.stop_gradient(t) for t in tensors]
+
+
+def _constant_masks(masks):
+    """The recurrent dropout masks as a list of constants (None for none): drawn from
+    ``ones_like(state)``, they would tie a differentiated initial state to the compiled loop,
+    which TensorFlow cannot differentiate (TensorLists do not cross the XLA boundary)."""
+    return None if masks is None else [tf.stop_gradient(m) for m in masks]
+
+
+def _autodiff_gradients(forward, primals, output_gradients):
+    """The gradients of ``forward(*primals)`` (given those of its outputs) by TensorFlow's
+    own autodiff of the uncompiled loop, on the whole batch.
+
+    The custom gradients use it when a tape or forward accumulator is recording while they
+    run: someone differentiates the gradient itself (a gradient penalty, a Hessian-vector
+    product) or runs forward-mode autodiff. The hand-written backward pass cannot serve them
+    (its inputs are detached and it is compiled), and would silently give None.
+    """
+    with tf.GradientTape() as tape:
+        tape.watch(primals)
+        outputs = forward(*primals)
+    return tape.gradient(outputs, primals, output_gradients=output_gradients)
 
 
 def _time_major(tensor):
@@ -383,7 +406,7 @@ def lstm_states(inputs, h0, c0, mask, recurrent_kernel, recurrent_masks, kernel=
         ``(H, c_T)``: the hidden states after every step, (B, T, units), and the final cell.
     """
     _check_projection(kernel, bias)
-    masks = None if recurrent_masks is None else list(recurrent_masks)
+    masks = _constant_masks(recurrent_masks)
     sizes = batch_slice_sizes(h0.shape[0])
     slice_masks = _sliced_masks(masks, sizes)
     step_masks = _sliced(mask, sizes, 0)
@@ -403,6 +426,14 @@ def lstm_states(inputs, h0, c0, mask, recurrent_kernel, recurrent_masks, kernel=
         def grad(d_states, d_c_last):
             d_states = tf.zeros_like(states) if d_states is None else d_states
             d_c_last = tf.zeros_like(c_last) if d_c_last is None else d_c_last
+            if record.could_possibly_record():
+                return _autodiff_gradients(
+                    lambda x, h, c, u, *w: _lstm_forward.python_function(
+                        x, *_unpacked(w), h, c, u, mask, masks
+                    )[:2],
+                    (inputs, h0, c0, recurrent_kernel, *weights),
+                    (d_states, d_c_last),
+                )
             kernel_t = _transposed(recurrent_kernel)
             backwards = [  # per slice: d(h0, c0, recurrent kernel, inputs[, kernel][, bias])
                 _lstm_backward(
@@ -578,7 +609,7 @@ def gru_states(
         H: the hidden states after every step, (B, T, units).
     """
     _check_projection(kernel, bias)
-    masks = None if recurrent_masks is None else list(recurrent_masks)
+    masks = _constant_masks(recurrent_masks)
     if recurrent_bias is None:
         recurrent_bias = tf.zeros((recurrent_kernel.shape[1],), h0.dtype)
     sizes = batch_slice_sizes(h0.shape[0])
@@ -602,6 +633,14 @@ def gru_states(
         states = _joined([f[0] for f in forwards], 0)
 
         def grad(d_states):
+            if record.could_possibly_record():
+                return _autodiff_gradients(
+                    lambda x, h, u, ub, *w: _gru_forward.python_function(
+                        x, *_unpacked(w), h, u, ub, mask, masks, reset_after
+                    )[0],
+                    (inputs, h0, recurrent_kernel, recurrent_bias, *weights),
+                    d_states,
+                )
             kernel_t = _transposed(recurrent_kernel)
             backwards = [  # per slice: d(h0, recurrent kernel, recurrent bias, inputs, ...)
                 _gru_backward(
