@@ -261,3 +261,15 @@ def test_recurrent_dropout_with_a_differentiated_initial_state_in_eager_mode(lay
         out = layer(x, initial_state=states, training=True)
     grads = tape.gradient(out, states)
     assert all(g is not None and g.shape == (3, 4) and np.isfinite(g).all() for g in grads)
+
+
+@pytest.mark.parametrize("name", ["LSTM", "GRU"])
+def test_every_builtin_constructor_argument_is_accepted(name):
+    import inspect
+
+    builtin, ours = getattr(keras.layers, name), getattr(zoo.layers, name)
+    theirs = set(inspect.signature(builtin.__init__).parameters)
+    assert theirs <= set(inspect.signature(ours.__init__).parameters)
+    assert "use_cudnn" not in ours(4, use_cudnn=False).get_config()  # as the built-in's
+    with pytest.raises(ValueError, match="`use_cudnn`: zoo layers never run cuDNN"):
+        ours(4, use_cudnn=True)

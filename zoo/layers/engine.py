@@ -72,6 +72,16 @@ def check_units(units: object) -> int:
     return int(units)
 
 
+def check_use_cudnn(use_cudnn: object) -> None:
+    """Raise a ValueError unless ``use_cudnn`` is "auto" or False: the built-in layers'
+    argument, kept for their callers; zoo layers have no cuDNN path to turn on."""
+    if use_cudnn is not False and use_cudnn != "auto":
+        raise ValueError(
+            f"Received an invalid value for argument `use_cudnn`: zoo layers never run cuDNN, "
+            f"so it can be 'auto' or False; got {use_cudnn!r}."
+        )
+
+
 def check_rate(name: str, rate: object) -> float:
     """Return ``rate`` as a float if it lies in [0, 1), else raise a ValueError naming it."""
     if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0.0 <= rate < 1.0:

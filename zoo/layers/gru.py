@@ -9,6 +9,7 @@ from zoo.layers.engine import (
     BASE_CELL_ARGUMENTS,
     RecurrentCell,
     RecurrentLayer,
+    check_use_cudnn,
     expose_cell_arguments,
     fused_projection,
     project,
@@ -182,6 +183,9 @@ class GRU(RecurrentLayer):
         stateful: carry the final state of batch i over as the initial state of batch i+1
             (needs a fixed batch size); ``reset_states()`` zeroes it.
         unroll: unroll the loop in Python (static, short sequences only).
+        use_cudnn: accepted for code written for the built-in layer: "auto" or False, which
+            mean the same here, since zoo layers never run cuDNN; True is an error. Like the
+            built-in's, it is not part of the config.
         **kwargs: base layer arguments (name, dtype, trainable, zero_output_for_mask).
 
     Call arguments:
@@ -218,8 +222,10 @@ class GRU(RecurrentLayer):
         stateful: bool = False,
         unroll: bool = False,
         reset_after: bool = True,
+        use_cudnn: str | bool = "auto",
         **kwargs,
     ):
+        check_use_cudnn(use_cudnn)
         cell = GRUCell(
             units,
             activation=activation,

@@ -9,6 +9,7 @@ from zoo.layers.engine import (
     BASE_CELL_ARGUMENTS,
     RecurrentCell,
     RecurrentLayer,
+    check_use_cudnn,
     expose_cell_arguments,
     fused_projection,
     recurrent_project,
@@ -153,6 +154,9 @@ class LSTM(RecurrentLayer):
         stateful: carry the final states of batch i over as the initial states of batch i+1
             (needs a fixed batch size); ``reset_states()`` zeroes them.
         unroll: unroll the loop in Python (static, short sequences only).
+        use_cudnn: accepted for code written for the built-in layer: "auto" or False, which
+            mean the same here, since zoo layers never run cuDNN; True is an error. Like the
+            built-in's, it is not part of the config.
         **kwargs: base layer arguments (name, dtype, trainable, zero_output_for_mask).
 
     Call arguments:
@@ -189,8 +193,10 @@ class LSTM(RecurrentLayer):
         go_backwards: bool = False,
         stateful: bool = False,
         unroll: bool = False,
+        use_cudnn: str | bool = "auto",
         **kwargs,
     ):
+        check_use_cudnn(use_cudnn)
         cell = LSTMCell(
             units,
             activation=activation,
