@@ -46,18 +46,18 @@ def sample_words(
     Returns:
         The drawn words (the prompt not included).
     """
-    if not isinstance(prompt, str) or not prompt.split():
+    words = prompt.split() if isinstance(prompt, str) else []
+    if not words:
         raise ValueError(f"prompt: expected a string of at least one word, got {prompt!r}")
-    words = prompt.split()
     if isinstance(num_words, bool) or not isinstance(num_words, numbers.Integral) or num_words < 1:
         raise ValueError(f"num_words: expected a positive integer, got {num_words!r}")
     if not isinstance(temperature, numbers.Real) or not 0 < temperature < float("inf"):
         raise ValueError(f"temperature: expected a positive number, got {temperature!r}")
     if isinstance(exclude, str):
         raise ValueError(f"exclude: expected a sequence of words, got the string {exclude!r}")
-    if len(set(vocabulary)) != len(vocabulary):
-        raise ValueError("vocabulary: expected distinct words (line i is the word of id i)")
     word_to_id = {word: index for index, word in enumerate(vocabulary)}
+    if len(word_to_id) != len(vocabulary):
+        raise ValueError("vocabulary: expected distinct words (line i is the word of id i)")
     unknown = word_to_id.get(UNK, 0)
     ids = [word_to_id.get(word, unknown) for word in words]
     allowed = np.ones(len(vocabulary), dtype=bool)

@@ -92,6 +92,8 @@ def train_sentiment(
     if checkpoint is None and out is not None:
         checkpoint = str(out) + ".ckpt.npz"
     common.check_run_outputs(out, checkpoint, log_dir)
+    if max_batches is not None:
+        max_batches = common.positive_int("max_batches", max_batches)
     common.set_seed(seed)
     distribution = common.make_strategy(strategy)
     writes = common.is_chief(distribution)  # other workers read the chief's checkpoint only
@@ -102,7 +104,6 @@ def train_sentiment(
     train_x, train_y = _arrays(data.train)
     validation, test = data.validation, data.test
     if max_batches is not None:
-        max_batches = common.positive_int("max_batches", max_batches)
         train_x = train_x[: max_batches * settings["batch_size"]]
         train_y = train_y[: max_batches * settings["batch_size"]]
         validation = validation.take(max_batches)
