@@ -245,15 +245,17 @@ def test_gradient_flow_logger_needs_a_recurrent_layer(tmp_path):
 
 @pytest.mark.parametrize("every", [0, -3, 1.5, True, None])
 def test_bad_cadence_is_refused_at_construction(tmp_path, every):
+    logs = tmp_path / "logs"
     with pytest.raises(ValueError, match="every_n_steps"):
-        GradientNormLogger(tmp_path, every_n_steps=every)
+        GradientNormLogger(logs, every_n_steps=every)
     with pytest.raises(ValueError, match="every_n_steps"):
-        TimingLogger(tmp_path, every_n_steps=every)
+        TimingLogger(logs, every_n_steps=every)
     with pytest.raises(ValueError, match="every_n_epochs"):
-        GradientFlowLogger(tmp_path, np.ones((1, 2, 1)), every_n_epochs=every)
+        GradientFlowLogger(logs, np.ones((1, 2, 1)), every_n_epochs=every)
     if every is not None:
         with pytest.raises(ValueError, match="histogram_every_n_steps"):
-            GradientNormLogger(tmp_path, histogram_every_n_steps=every)
+            GradientNormLogger(logs, histogram_every_n_steps=every)
+    assert not logs.exists()  # refused before the log directory is made
 
 
 def test_unwritable_log_dir_is_refused_at_construction(tmp_path):

@@ -48,18 +48,13 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.analysis import gradient_flow, plot_gradient_flow
+from zoo.checks import positive_int
 
 _HOOK_MARK = "_zoo_callback_hook"
 
 
 # ---------------------------------------------------------------------------------------------
 # Argument checks and hook helpers
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-    return int(value)
 
 
 def _writable_log_dir(log_dir: str | os.PathLike) -> str:
@@ -188,11 +183,11 @@ class GradientNormLogger(keras.callbacks.Callback):
         histogram_every_n_steps: int | None = None,
     ):
         super().__init__()
-        self.every_n_steps = _positive_int("every_n_steps", every_n_steps)
+        self.every_n_steps = positive_int("every_n_steps", every_n_steps)
         self.histogram_every_n_steps = (
             None
             if histogram_every_n_steps is None
-            else _positive_int("histogram_every_n_steps", histogram_every_n_steps)
+            else positive_int("histogram_every_n_steps", histogram_every_n_steps)
         )
         self.log_dir = _writable_log_dir(log_dir)
         self._writer = None
@@ -391,9 +386,9 @@ class GradientFlowLogger(keras.callbacks.Callback):
         super().__init__()
         if probe_batch is None:
             raise ValueError("probe_batch: expected model inputs for a fixed batch, got None")
-        self.log_dir = _writable_log_dir(log_dir)
+        self.every_n_epochs = positive_int("every_n_epochs", every_n_epochs)
         self.probe_batch = probe_batch
-        self.every_n_epochs = _positive_int("every_n_epochs", every_n_epochs)
+        self.log_dir = _writable_log_dir(log_dir)
 
     def on_train_begin(self, logs=None):
         _check_tensorflow_backend(self)
@@ -489,8 +484,8 @@ class TimingLogger(keras.callbacks.Callback):
 
     def __init__(self, log_dir: str | os.PathLike, every_n_steps: int = 1):
         super().__init__()
+        self.every_n_steps = positive_int("every_n_steps", every_n_steps)
         self.log_dir = _writable_log_dir(log_dir)
-        self.every_n_steps = _positive_int("every_n_steps", every_n_steps)
         self._writer = None
 
     def _make_train_step_hook(self, original_train_step: Callable) -> Callable:

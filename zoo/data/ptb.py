@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from zoo.checks import positive_int
 from zoo.data.download import (
     DataNotFoundError,
     DownloadError,
@@ -160,9 +161,8 @@ def batches(ids: np.ndarray, batch_size: int, num_steps: int) -> tuple[np.ndarra
     ids = np.asarray(ids)
     if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
         raise ValueError(f"ids: expected a 1-D integer array, got {ids.dtype} of shape {ids.shape}")
-    for name, value in (("batch_size", batch_size), ("num_steps", num_steps)):
-        if int(value) != value or value < 1:
-            raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    batch_size = positive_int("batch_size", batch_size)
+    num_steps = positive_int("num_steps", num_steps)
     batch_len = len(ids) // batch_size
     num_batches = (batch_len - 1) // num_steps
     if num_batches < 1:

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from zoo.checks import integer_at_least, positive_int
+
 if TYPE_CHECKING:
     import tensorflow as tf
 
@@ -53,9 +55,8 @@ def adding_problem(num_examples: int, length: int, seed: int = 0) -> tuple[np.nd
         inputs: float32 (N, T, 2); channel 0 the values in [0, 1), channel 1 the 0/1 markers.
         targets: float32 (N, 1), the sum of the two marked values.
     """
-    _check_positive("num_examples", num_examples)
-    if int(length) != length or length < 2:
-        raise ValueError(f"length: expected an integer >= 2, got {length!r}")
+    positive_int("num_examples", num_examples)
+    integer_at_least("length", length, 2)
     rng = np.random.default_rng(seed)
     values = rng.random((num_examples, length), dtype=np.float32)
     half = length // 2
@@ -127,11 +128,8 @@ def embedded_reber_strings(
     Returns:
         (strings, labels): N strings over "BTPSXVE" and int32 labels, 1 = grammatical.
     """
-    _check_positive("num_examples", num_examples)
-    if int(max_length) != max_length or max_length < EMBEDDED_MIN_LENGTH:
-        raise ValueError(
-            f"max_length: expected an integer >= {EMBEDDED_MIN_LENGTH}, got {max_length!r}"
-        )
+    positive_int("num_examples", num_examples)
+    integer_at_least("max_length", max_length, EMBEDDED_MIN_LENGTH)
     rng = np.random.default_rng(seed)
     strings = []
     labels = rng.integers(0, 2, num_examples).astype(np.int32)
@@ -185,10 +183,5 @@ def _batched(arrays: tuple[np.ndarray, np.ndarray], batch_size: int) -> tf.data.
     """An unshuffled dataset of `batch_size` slices of `arrays` (last batch may be smaller)."""
     import tensorflow as tf
 
-    _check_positive("batch_size", batch_size)
+    positive_int("batch_size", batch_size)
     return tf.data.Dataset.from_tensor_slices(arrays).batch(batch_size)
-
-
-def _check_positive(name: str, value: int) -> None:
-    if int(value) != value or value < 1:
-        raise ValueError(f"{name}: expected a positive integer, got {value!r}")

@@ -17,6 +17,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.checks import integer_at_least, positive_int
+
 PUNCTUATION_PATTERN = f"[{re.escape(string.punctuation)}]"
 LINE_BREAK_PATTERN = r"<br\s*/?>"
 VECTORIZE_CHUNK = 1024
@@ -67,10 +69,8 @@ def fit_vectorizer(
         vocab_size: vocabulary size including the padding and out-of-vocabulary ids.
         max_len: output length in tokens (truncated / right-padded with 0).
     """
-    if int(vocab_size) != vocab_size or vocab_size < 3:
-        raise ValueError(f"vocab_size: expected an integer >= 3, got {vocab_size!r}")
-    if int(max_len) != max_len or max_len < 1:
-        raise ValueError(f"max_len: expected a positive integer, got {max_len!r}")
+    integer_at_least("vocab_size", vocab_size, 3)
+    positive_int("max_len", max_len)
     vectorizer = keras.layers.TextVectorization(
         max_tokens=vocab_size,
         standardize=standardize,
@@ -98,8 +98,7 @@ def vectorized_dataset(
     """
     if len(texts) != len(labels):
         raise ValueError(f"labels: expected {len(texts)} labels (one per text), got {len(labels)}")
-    if int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
+    positive_int("batch_size", batch_size)
     data = tf.data.Dataset.from_tensor_slices((list(texts), np.asarray(labels, dtype=np.int32)))
     data = (
         data.batch(VECTORIZE_CHUNK)

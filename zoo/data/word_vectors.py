@@ -24,6 +24,7 @@ import tensorflow as tf
 from scipy import sparse
 from scipy.sparse import linalg
 
+from zoo.checks import is_integer, positive_int
 from zoo.data.text import VECTORIZE_CHUNK, standardize
 
 CONTEXT_POWER = 0.75
@@ -58,8 +59,7 @@ def cooccurrence_counts(
     Returns:
         A (vocab_size, vocab_size) float64 CSR matrix.
     """
-    if int(window) != window or window < 1:
-        raise ValueError(f"window: expected a positive integer, got {window!r}")
+    positive_int("window", window)
     gap = np.zeros(window, dtype=np.int64)
     pieces = []
     for sequence in sequences:
@@ -115,7 +115,7 @@ def ppmi_svd_vectors(
         `embedding.set_weights([vectors])`.
     """
     vocab_size = len(vocabulary)
-    if int(dim) != dim or not 1 <= dim < vocab_size - 1:
+    if not is_integer(dim) or not 1 <= dim < vocab_size - 1:
         raise ValueError(
             f"dim: expected an integer in [1, {vocab_size - 1}) (below the vocabulary size), "
             f"got {dim!r}"

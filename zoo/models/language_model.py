@@ -14,6 +14,7 @@ from __future__ import annotations
 import keras
 
 from zoo import layers as zoo_layers
+from zoo.checks import positive_int
 from zoo.models import configs
 
 IMPLS = ("zoo", "keras")
@@ -75,9 +76,7 @@ def layer_widths(cell: str, units: int, layers: int, budget: str = "same_width")
     (`zoo.layers.units_for_budget`; the input width of the first layer is `units`, the
     embedding's, and of each later layer the previous layer's width).
     """
-    for argument, value in (("units", units), ("layers", layers)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{argument}: expected a positive integer, got {value!r}")
+    units, layers = positive_int("units", units), positive_int("layers", layers)
     if budget == "same_width":
         return [units] * layers
     if not (isinstance(budget, str) and budget.startswith("match:")):

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from zoo.checks import is_integer, positive_int
+
 STRATEGIES = ("default", "mirrored", "multiworker")
 
 
@@ -49,7 +51,7 @@ def set_seed(seed: int) -> None:
     import keras
     import tensorflow as tf
 
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+    if not is_integer(seed) or not 0 <= seed < 2**32:
         raise ValueError(f"seed: expected an integer in [0, 2**32), got {seed!r}")
     keras.utils.set_random_seed(int(seed))
     tf.config.experimental.enable_op_determinism()
@@ -183,13 +185,6 @@ def override_settings(settings: dict, epochs: int | None, lr: float | None) -> d
             raise ValueError(f"lr: expected a positive learning rate, got {lr!r}")
         settings["lr"] = float(lr)
     return settings
-
-
-def positive_int(name: str, value: object) -> int:
-    """`value` as an int if it is a positive integer, else a ValueError naming `name`."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-    return int(value)
 
 
 def _index(key: str) -> int:

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from zoo.checks import positive_int
 from zoo.models import configs
 from zoo.training import common
 
@@ -136,7 +137,7 @@ def train_ptb(
         for name in ("train", "valid", "test")
     }
     if max_batches is not None:
-        limit = common.positive_int("max_batches", max_batches)
+        limit = positive_int("max_batches", max_batches)
         splits = {name: (x[:limit], y[:limit]) for name, (x, y) in splits.items()}
 
     with distribution.scope():

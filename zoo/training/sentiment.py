@@ -21,6 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.checks import positive_int
 from zoo.models import configs
 from zoo.training import common
 
@@ -88,12 +89,12 @@ def train_sentiment(
             f"config: embedding_init: expected one of {EMBEDDING_INITS}, "
             f"got {settings['embedding_init']!r}"
         )
-    common.positive_int("config: embedding_window", settings["embedding_window"])
+    positive_int("config: embedding_window", settings["embedding_window"])
     if checkpoint is None and out is not None:
         checkpoint = str(out) + ".ckpt.npz"
     common.check_run_outputs(out, checkpoint, log_dir)
     if max_batches is not None:
-        max_batches = common.positive_int("max_batches", max_batches)
+        max_batches = positive_int("max_batches", max_batches)
     common.set_seed(seed)
     distribution = common.make_strategy(strategy)
     writes = common.is_chief(distribution)  # other workers read the chief's checkpoint only
