@@ -391,3 +391,115 @@ def test_an_existing_instance_override_is_put_back(tmp_path):
     assert vars(model.optimizer)["apply"] is user_apply
     assert traced == [2]  # the user's override ran inside the hooked train step
     assert _steps(_read(tmp_path), "gradient_norm/global") == [0, 1]
+
+
+class _RaiseAtBatch(keras.callbacks.Callback):
+    """Makes `fit` raise after `batch` batches, as a bad input or an interrupt would."""
+
+    def __init__(self, batch: int):
+        super().__init__()
+        self.batch = batch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == self.batch:
+            raise RuntimeError("interrupted")
+
+
+def test_hooks_left_by_a_fit_that_raised_are_replaced_by_the_next_fit(tmp_path):
+    model = _token_model()
+    model.compile("sgd", "mse")
+    x, y = _token_data(batches=3)
+    first = [GradientNormLogger(tmp_path / "a", every_n_steps=1), TimingLogger(tmp_path / "a")]
+    with pytest.raises(RuntimeError, match="interrupted"):
+        model.fit(x, y, batch_size=BATCH, verbose=0, callbacks=[*first, _RaiseAtBatch(1)])
+    assert "apply" in vars(model.optimizer) and "train_step" in vars(model)  # on_train_end skipped
+
+    second = [GradientNormLogger(tmp_path / "b", every_n_steps=1), TimingLogger(tmp_path / "b")]
+    model.fit(x, y, batch_size=BATCH, shuffle=False, verbose=0, callbacks=second)
+    assert _steps(_read(tmp_path / "b"), "gradient_norm/global") == [2, 3, 4]
+    assert "apply" not in vars(model.optimizer) and "train_step" not in vars(model)
+
+
+def test_two_callbacks_of_one_kind_in_one_fit_are_refused(tmp_path):
+    model = _token_model()
+    model.compile("sgd", "mse")
+    x, y = _token_data(batches=1)
+    twins = [GradientNormLogger(tmp_path / "a"), GradientNormLogger(tmp_path / "b")]
+    with pytest.raises(RuntimeError, match="already hooked by another zoo callback"):
+        model.fit(x, y, batch_size=BATCH, verbose=0, callbacks=twins)
+
+
+@pytest.mark.parametrize("scale", [1e-25, 1e25])
+def test_norms_of_vanishing_and_exploding_gradients_do_not_underflow_or_overflow(tmp_path, scale):
+    """Squares of 1e-25 (1e25) are below (above) float32's range; the norm itself is not."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="dense")])
+    model.compile(keras.optimizers.SGD(0.0), lambda y, p: scale * keras.ops.sum(p - y))
+    x, y = np.ones((4, 3), "float32"), np.zeros((4, 2), "float32")
+    with tf.GradientTape() as tape:
+        loss = scale * tf.reduce_sum(model(x) - y)  # the loss above is a scalar already
+    kernel_gradient = tape.gradient(loss, model.trainable_variables)[0]
+    expected = np.linalg.norm(kernel_gradient.numpy().astype(np.float64))
+    assert 0 < expected < np.inf
+    model.fit(x, y, batch_size=4, verbose=0, callbacks=[GradientNormLogger(tmp_path)])
+    events = _read(tmp_path)
+    (_, logged), *_ = events[f"gradient_norm_variable/{model.name}/dense/kernel"]
+    np.testing.assert_allclose(float(logged), expected, rtol=1e-5)
+
+
+def test_gradient_flow_logger_checks_its_probe_and_layers_before_training(tmp_path):
+    model = _token_model()
+    model.compile("sgd", "mse")
+    x, y = _token_data(batches=2)
+    wrong_length = np.zeros((2, STEPS + 3), "int32")
+    with pytest.raises(ValueError, match="probe_batch: the model cannot read it"):
+        model.fit(
+            x,
+            y,
+            batch_size=BATCH,
+            verbose=0,
+            callbacks=[GradientFlowLogger(tmp_path, wrong_length)],
+        )
+    assert int(model.optimizer.iterations.numpy()) == 0
+
+    stacked = keras.Sequential(
+        [
+            keras.Input((STEPS, 2)),
+            keras.layers.RNN(
+                keras.layers.StackedRNNCells([keras.layers.LSTMCell(3), keras.layers.LSTMCell(3)]),
+                name="stacked",
+            ),
+            keras.layers.Dense(1),
+        ]
+    )
+    stacked.compile("sgd", "mse")
+    probe = np.ones((2, STEPS, 2), "float32")
+    with pytest.raises(ValueError, match="layer 'stacked': cell: expected one state"):
+        stacked.fit(
+            probe, np.ones((2, 1)), verbose=0, callbacks=[GradientFlowLogger(tmp_path, probe)]
+        )
+    assert int(stacked.optimizer.iterations.numpy()) == 0
+
+
+class _SlowValidation(keras.callbacks.Callback):
+    def on_test_batch_end(self, batch, logs=None):
+        time.sleep(1.0)
+
+
+def test_timing_logger_leaves_validation_out_of_the_step_time(tmp_path):
+    model = _token_model()
+    model.compile("sgd", "mse")
+    x, y = _token_data(batches=3)
+    model.fit(
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=2,
+        validation_data=(x[:BATCH], y[:BATCH]),
+        verbose=0,
+        callbacks=[TimingLogger(tmp_path), _SlowValidation()],
+    )
+    events = _read(tmp_path)
+    assert _steps(events, "timing/step_s") == [2, 3, 4, 5, 6]  # 4 spans the validation run
+    assert max(float(v) for _, v in events["timing/step_s"]) < 0.5
+    assert all(float(v) > 1.0 for _, v in events["timing/epoch_s"])  # validation included

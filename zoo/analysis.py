@@ -27,14 +27,17 @@ import numpy as np
 import tensorflow as tf
 from matplotlib.figure import Figure
 
+from zoo.checks import is_integer
 
-def _state_sizes(cell) -> list[int]:
+
+def state_sizes(cell) -> list[int]:
     """The cell's state sizes as a list: [n] for h only, [n, n] for (h, c)."""
     size = cell.state_size
     sizes = list(size) if isinstance(size, (list, tuple)) else [size]
-    if len(sizes) not in (1, 2):
+    if len(sizes) not in (1, 2) or not all(is_integer(s) for s in sizes):
         raise ValueError(
-            f"cell: expected one state (h) or two states (h, c), got state_size={size!r}"
+            "cell: expected one state (h) or two states (h, c), each of an integer size, got "
+            f"state_size={size!r}"
         )
     return [int(s) for s in sizes]
 
@@ -55,7 +58,7 @@ def _check_inputs(cell, inputs) -> tf.Tensor:
 
 
 def _initial_states(cell, batch: int, initial_state) -> list[tf.Tensor]:
-    sizes = _state_sizes(cell)
+    sizes = state_sizes(cell)
     if initial_state is None:
         return [tf.zeros((batch, n), tf.float32) for n in sizes]
     states = [tf.convert_to_tensor(s, tf.float32) for s in _as_state_list(initial_state)]

@@ -11,9 +11,12 @@
 
 All of them are plain `keras.callbacks.Callback`s for `model.fit` on any compiled Keras model
 (Sequential, functional or subclassed; `GradientFlowLogger` needs symbolic inputs, so
-Sequential or functional). Each writes its own event files into `log_dir`, so one
-`log_dir` per run, shared by the callbacks (and `keras.callbacks.TensorBoard`, which writes to
-`log_dir/train` and `log_dir/validation`), lines everything up as one run in TensorBoard.
+Sequential or functional). Each writes its own event file into `log_dir` (GradientFlowLogger
+also per-epoch curves into `log_dir/flow_epoch_<eeee>`), so one `log_dir` per run, shared by the
+callbacks, shows them as one TensorBoard run; `keras.callbacks.TensorBoard` with the same
+`log_dir` adds its runs `train` and `validation` beside it. TensorBoard reads a folder's event
+files in order and, by default, follows only the newest while it grows: to watch a run live,
+start it with `tensorboard --logdir <dir> --reload_multifile=true`.
 
 Hooks. `GradientNormLogger` and `TimingLogger` must see tensors that only exist inside the
 compiled train function, so for the duration of `fit` they shadow one method with an instance
@@ -47,7 +50,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.analysis import gradient_flow, plot_gradient_flow
+from zoo.analysis import gradient_flow, plot_gradient_flow, state_sizes
 from zoo.checks import positive_int
 
 _HOOK_MARK = "_zoo_callback_hook"
@@ -84,17 +87,27 @@ def _check_tensorflow_backend(callback: keras.callbacks.Callback) -> None:
         raise RuntimeError(f"{type(callback).__name__} supports single-replica training only")
 
 
-def _install_hook(owner: Any, name: str, make_wrapper: Callable[[Callable], Callable]) -> None:
-    """Shadow `owner.name` by `make_wrapper(original)` as an instance attribute."""
-    original = getattr(owner, name)
-    if getattr(original, _HOOK_MARK, False):
-        raise RuntimeError(
-            f"{type(owner).__name__}.{name} is already hooked by another zoo callback "
-            "(use one callback of each kind per fit)"
-        )
-    wrapper = make_wrapper(original)
+def _install_hook(
+    callback: keras.callbacks.Callback,
+    owner: Any,
+    name: str,
+    make_wrapper: Callable[[Callable], Callable],
+) -> None:
+    """Shadow `owner.name` by `make_wrapper(original)` as an instance attribute, for the fit
+    `callback` is in (identified by its `params`, the dict Keras gives every callback of one
+    fit). A hook left by an earlier fit is replaced: Keras skips `on_train_end` when `fit`
+    raises, so its callback could not remove it."""
+    mark = getattr(getattr(owner, name), _HOOK_MARK, None)
+    if mark is not None:
+        if mark["fit"] is callback.params:
+            raise RuntimeError(
+                f"{type(owner).__name__}.{name} is already hooked by another zoo callback "
+                "(use one callback of each kind per fit)"
+            )
+        _remove_hook(owner, name)
+    wrapper = make_wrapper(getattr(owner, name))
     # What to put back: an instance attribute the owner already had, else nothing.
-    setattr(wrapper, _HOOK_MARK, {"replaced": vars(owner).get(name)})
+    setattr(wrapper, _HOOK_MARK, {"replaced": vars(owner).get(name), "fit": callback.params})
     setattr(owner, name, wrapper)
 
 
@@ -219,13 +232,18 @@ class GradientNormLogger(keras.callbacks.Callback):
                 by_index[index] = (gradient, variable)
         step = tf.cast(self.model.optimizer.iterations, tf.int64)
 
-        def dense_gradients() -> dict[int, tf.Tensor]:
-            return {i: self._unscale(_dense_gradient(g, v)) for i, (g, v) in by_index.items()}
+        def dense_gradients(dtype) -> dict[int, tf.Tensor]:
+            return {
+                i: self._unscale(tf.cast(_dense_gradient(g, v), dtype))
+                for i, (g, v) in by_index.items()
+            }
 
         def capture_norms():
-            dense = dense_gradients()
+            # In float64: a float32 sum of squares underflows below ~1e-19 and overflows above
+            # ~1e19 (the norms of vanishing and exploding gradients), as zoo.analysis does.
+            dense = dense_gradients(tf.float64)
             norms = [
-                tf.norm(tf.cast(dense[i], tf.float32)) if i in dense else tf.zeros(())
+                tf.norm(dense[i]) if i in dense else tf.zeros((), tf.float64)
                 for i in range(len(self._variables))
             ]
             self._norms.assign(tf.stack(norms))
@@ -236,8 +254,8 @@ class GradientNormLogger(keras.callbacks.Callback):
         if self.histogram_every_n_steps is not None:
 
             def capture_gradients():
-                for i, gradient in dense_gradients().items():
-                    self._gradients[i].assign(tf.cast(gradient, tf.float32))
+                for i, gradient in dense_gradients(tf.float32).items():
+                    self._gradients[i].assign(gradient)
                 self._histogram_step.assign(step)
                 return tf.constant(True)
 
@@ -269,7 +287,9 @@ class GradientNormLogger(keras.callbacks.Callback):
         self._tags = _variable_tags(self._variables)
         self._groups = _layer_groups(self.model, self._variables)
         with tf.init_scope():
-            self._norms = tf.Variable(tf.zeros(len(self._variables)), trainable=False)
+            self._norms = tf.Variable(
+                tf.zeros(len(self._variables), tf.float64), trainable=False
+            )
             self._norm_step = tf.Variable(-1, dtype=tf.int64, trainable=False)
             self._histogram_step = tf.Variable(-1, dtype=tf.int64, trainable=False)
             self._gradients = (
@@ -279,7 +299,7 @@ class GradientNormLogger(keras.callbacks.Callback):
             )
         self._written = {"norms": -1, "histograms": -1}
         self._writer = tf.summary.create_file_writer(self.log_dir)
-        _install_hook(self.model.optimizer, "apply", self._make_apply_hook)
+        _install_hook(self, self.model.optimizer, "apply", self._make_apply_hook)
         _rebuild_train_function(self.model)
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -306,7 +326,7 @@ class GradientNormLogger(keras.callbacks.Callback):
         step = int(self._norm_step.numpy())
         if step <= self._written["norms"]:
             return
-        norms = self._norms.numpy().astype(np.float64)
+        norms = self._norms.numpy()
         with self._writer.as_default(step=step):
             tf.summary.scalar("gradient_norm/global", math.sqrt(float(np.sum(norms**2))))
             for layer, indices in self._groups.items():
@@ -404,11 +424,20 @@ class GradientFlowLogger(keras.callbacks.Callback):
                 "GradientFlowLogger needs a Sequential or functional model (symbolic inputs) "
                 "to read each recurrent layer's input"
             )
+        for name, layer, _ in self._layers:
+            try:
+                state_sizes(layer.cell)
+            except ValueError as error:
+                raise ValueError(f"GradientFlowLogger: layer '{name}': {error}") from None
         readers = list({id(top): top for _, _, top in self._layers}.values())
         self._input_index = [readers.index(top) for _, _, top in self._layers]
         self._layer_inputs = keras.Model(
             inputs[0] if len(inputs) == 1 else inputs, [top.input for top in readers]
         )
+        try:  # now, rather than at the first epoch's end
+            self._layer_inputs(self.probe_batch, training=False)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"probe_batch: the model cannot read it ({error})") from error
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every_n_epochs == 0:
@@ -468,7 +497,8 @@ class TimingLogger(keras.callbacks.Callback):
         timing/first_step_s     the first train step of each `fit` (tracing and compiling)
         timing/step_s           mean wall time per step over the last `every_n_steps` steps,
                                 from the end of one batch to the end of the next (data
-                                pipeline and callbacks included), first step excluded
+                                pipeline and callbacks included, validation runs excluded),
+                                first step excluded
         timing/examples_per_s   examples / second over the same window
         timing/tokens_per_s     tokens / second (B * T per batch, when inputs are sequences)
         timing/epoch_s          wall time of the epoch (validation included), step = epoch
@@ -487,6 +517,7 @@ class TimingLogger(keras.callbacks.Callback):
         self.every_n_steps = positive_int("every_n_steps", every_n_steps)
         self.log_dir = _writable_log_dir(log_dir)
         self._writer = None
+        self._window_start = self._test_start = None
 
     def _make_train_step_hook(self, original_train_step: Callable) -> Callable:
         def train_step(data):
@@ -502,7 +533,7 @@ class TimingLogger(keras.callbacks.Callback):
             self._counts = tf.Variable(tf.zeros(2, tf.int64), trainable=False)
         self._writer = tf.summary.create_file_writer(self.log_dir)
         self._first_step = True
-        _install_hook(self.model, "train_step", self._make_train_step_hook)
+        _install_hook(self, self.model, "train_step", self._make_train_step_hook)
         _rebuild_train_function(self.model)
 
     def _step(self) -> int:
@@ -539,6 +570,16 @@ class TimingLogger(keras.callbacks.Callback):
         self._window_step = self._step()
         self._window_counts = self._counts.numpy()
 
+    def on_test_begin(self, logs=None):
+        self._test_start = time.perf_counter()
+
+    def on_test_end(self, logs=None):
+        # A validation run inside `fit` (between two training batches) is left out of the
+        # step window; an `evaluate` outside `fit` finds no window open.
+        if self._window_start is not None and self._test_start is not None:
+            self._window_start += time.perf_counter() - self._test_start
+        self._test_start = None
+
     def on_epoch_end(self, epoch, logs=None):
         with self._writer.as_default(step=epoch):
             tf.summary.scalar("timing/epoch_s", time.perf_counter() - self._epoch_start)
@@ -547,6 +588,7 @@ class TimingLogger(keras.callbacks.Callback):
         _remove_hook(self.model, "train_step")
         self.model.train_function = None
         self._writer.close()
+        self._window_start = None
 
 
 # ---------------------------------------------------------------------------------------------
