@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +21,11 @@ def _numbers(cell: dict) -> list[float]:
     return [
         cell["final_metric"]["mean"],
         cell["seconds_per_update"],
+        cell["cpu_seconds_per_update"],
         cell["setup_seconds"],
         *cell["runs"][0]["metric"],
         *cell["runs"][0]["seconds"],
+        *cell["runs"][0]["cpu_seconds"],
     ]
 
 
@@ -40,9 +43,16 @@ def test_reduced_default_study_writes_the_report(tmp_path: Path, capsys) -> None
             assert cell["runs"][0]["updates"] == [2, 4]
             assert all(math.isfinite(value) and value >= 0 for value in _numbers(cell))
         assert {pair["verdict"] for pair in task["comparisons"]} == {"cannot tell (one seed)"}
+        assert all(cell["final_metric"]["std"] is None for cell in task["cells"].values())
+    heldout_targets = TASKS["adding"].load(None, 64).heldout[1]
+    assert results["tasks"]["adding"]["constant_baseline"] == pytest.approx(np.var(heldout_targets))
+    assert results["run"]["command"] == (
+        f"zoo compare --seeds 1 --steps 4 --eval-every 2 --out {out}"
+    )  # as given to main(), not the test runner's argv
     report = (out / "report.md").read_text()
     for text in ("## adding", "## reber", "| lstm | 26 |", "| gru |", "| rnn |", "wall time"):
         assert text.lower() in report.lower()
+    assert "+- n/a |" in report and "the best constant prediction) scores mse 0.1" in report
     for name in ("adding.png", "reber.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     logs = out / "tensorboard" / "reber" / "gru" / "seed0"
@@ -57,7 +67,7 @@ def test_plots_leave_the_callers_matplotlib_backend_alone(tmp_path: Path) -> Non
 
     from zoo.compare.report import plot_task
 
-    run = {"updates": [1, 2], "metric": [0.2, 0.1], "seconds": [0.5, 1.0]}
+    run = {"updates": [1, 2], "metric": [0.2, 0.1], "seconds": [0.5, 1.0], "cpu_seconds": [1, 2]}
     task = {"cells": {"lstm": {"units": 4, "runs": [run]}}, "target": 0.05, "metric": "mse"}
     previous = matplotlib.get_backend()
     matplotlib.use("svg")
@@ -124,12 +134,47 @@ def test_keras_and_zoo_models_have_the_same_size(cell: str) -> None:
 def test_summary_reads_the_target_in_the_metric_direction() -> None:
     record = RunRecord("adding", "lstm", 0, 4, 100, 90)
     record.updates, record.metric = [10, 20, 30], [0.2, 0.04, 0.03]
-    record.seconds, record.update_seconds = [1.0, 2.0, 3.0], [5.0] + [0.1] * 29
+    record.update_seconds = [5.0] + [0.1] * 29
+    record.update_cpu_seconds = [9.0] + [0.2] * 29
     summary = record.summary(TASKS["adding"])  # mse <= 0.05
-    assert summary["updates_to_target"] == 20 and summary["seconds_to_target"] == 2.0
+    assert summary["updates_to_target"] == 20
+    assert summary["seconds_to_target"] == pytest.approx(2.0)  # the first counts as a median one
+    assert summary["cpu_seconds_to_target"] == pytest.approx(4.0)
     assert summary["setup_seconds"] == 5.0 and summary["seconds_per_update"] == 0.1
-    reber = RunRecord("reber", "lstm", 0, 4, 100, 90, [10, 20], [0.5, 0.8], [1.0, 2.0], [0.1])
+    assert summary["cpu_seconds_per_update"] == 0.2
+    assert record.seconds("cpu") == pytest.approx([2.0, 4.0, 6.0])
+    reber = RunRecord("reber", "lstm", 0, 4, 100, 90, [10, 20], [0.5, 0.8], [0.1] * 20, [0.1] * 20)
     assert reber.summary(TASKS["reber"])["updates_to_target"] is None  # accuracy >= 0.9
+
+
+def test_a_run_of_one_update_has_no_time_per_update() -> None:
+    record = RunRecord("adding", "lstm", 0, 4, 100, 90, [1], [0.01], [5.0], [9.0])
+    summary = record.summary(TASKS["adding"])
+    assert summary["updates_to_target"] == 1 and summary["setup_seconds"] == 5.0
+    for key in ("seconds_per_update", "cpu_seconds_to_target", "train_seconds"):
+        assert summary[key] is None
+
+
+def test_update_times_leave_out_the_other_callbacks_and_evaluations(tmp_path: Path) -> None:
+    """The recorder times each update from its batch's start to its end: a callback that writes
+    slowly after it, and the held-out evaluations, are not training time."""
+    import keras
+
+    from zoo.compare.training import make_recorder
+
+    class SlowWriter(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            time.sleep(0.5)
+
+    task = TASKS["adding"]
+    record = RunRecord("adding", "lstm", 0, 4, 100, 90)
+    model = keras.Sequential([keras.Input((3, 2)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    x, y = np.ones((8, 3, 2), "float32"), np.ones((8, 1), "float32")
+    recorder = make_recorder(task, record, (x, y), 4, 1, tmp_path, "test")
+    model.fit(x, y, batch_size=2, verbose=0, callbacks=[recorder, SlowWriter()])
+    assert record.updates == [1, 2, 3, 4] and len(record.update_seconds) == 4
+    assert max(record.update_seconds[1:]) < 0.4 and max(record.update_cpu_seconds[1:]) < 0.4
 
 
 def test_perplexity_of_uniform_logits_is_the_vocabulary_size() -> None:
@@ -138,6 +183,35 @@ def test_perplexity_of_uniform_logits_is_the_vocabulary_size() -> None:
 
     ids = np.arange(600 * 3).reshape(600, 3) % 50
     assert heldout_metric(TASKS["ptb"], uniform, (ids, ids)) == pytest.approx(50.0)
+
+
+def test_one_seed_has_no_spread_and_a_diverged_run_no_verdict() -> None:
+    assert stats.spread([0.5]) == {"mean": 0.5, "std": None, "min": 0.5, "max": 0.5, "n": 1}
+    diverged = stats.compare_pair([math.nan, 0.1, 0.1], [0.16, 0.16, 0.17])
+    assert diverged["verdict"] == "cannot tell (a run diverged)"
+    assert diverged["difference"] is None and diverged["p_value"] is None
+
+
+def test_an_existing_study_is_replaced_only_with_overwrite(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "study"
+    argv = ["--task", "reber", "--cells", "rnn", "--seeds", "1", "--steps", "2", "--out", str(out)]
+    assert main(["compare", *argv]) == 0
+    old_logs = sorted((out / "tensorboard").rglob("events.out.tfevents.*"))
+    (out / "notes.txt").write_text("mine")
+    code, err = _error(capsys, *argv)
+    assert code == 2 and f"--out: {out} is not empty; pass --overwrite" in err
+    assert main(["compare", *argv, "--overwrite"]) == 0
+    new_logs = sorted((out / "tensorboard").rglob("events.out.tfevents.*"))
+    assert len(new_logs) == len(old_logs) and not set(new_logs) & set(old_logs)
+    assert (out / "notes.txt").read_text() == "mine"  # only the study's own files are replaced
+
+
+def test_one_update_is_refused_and_help_states_the_tasks_defaults(capsys) -> None:
+    code, err = _error(capsys, "--steps", "1")
+    assert code == 2 and "--steps: expected at least 2" in err
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    assert "25 for adding, 20 for reber" in " ".join(capsys.readouterr().out.split())
 
 
 def test_seed_noise_verdicts() -> None:

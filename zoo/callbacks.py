@@ -287,9 +287,7 @@ class GradientNormLogger(keras.callbacks.Callback):
         self._tags = _variable_tags(self._variables)
         self._groups = _layer_groups(self.model, self._variables)
         with tf.init_scope():
-            self._norms = tf.Variable(
-                tf.zeros(len(self._variables), tf.float64), trainable=False
-            )
+            self._norms = tf.Variable(tf.zeros(len(self._variables), tf.float64), trainable=False)
             self._norm_step = tf.Variable(-1, dtype=tf.int64, trainable=False)
             self._histogram_step = tf.Variable(-1, dtype=tf.int64, trainable=False)
             self._gradients = (

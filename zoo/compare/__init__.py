@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
+import shutil
 import sys
 import time
 from datetime import datetime, timezone
@@ -62,8 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--eval-every",
         type=int,
-        help="updates between held-out evaluations (default: the task's, 25 for adding, "
-        "10 for reber)",
+        help="updates between held-out evaluations (default: the task's, "
+        + ", ".join(f"{task.eval_every} for {name}" for name, task in TASKS.items())
+        + ")",
     )
     parser.add_argument(
         "--impl",
@@ -79,6 +82,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--out", type=Path, help="report directory (default: runs/compare-<UTC timestamp>)"
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the study in an --out that holds one (its report files and tensorboard/ "
+        "are deleted first); without it a non-empty --out is refused",
     )
 
 
@@ -96,9 +105,11 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as error:  # zoo.data: missing files, failed downloads
         print(f"zoo compare: error: data for --task {args.task}: {error}", file=sys.stderr)
         return 1
+    if plan["overwrite"]:
+        remove_study(plan["out"])
     results = run_study(plan, data)
     results["run"] = {
-        "command": " ".join(["zoo", *sys.argv[1:]]) if sys.argv else "zoo compare",
+        "command": shlex.join(["zoo", *args.argv]),
         "wall_seconds": time.perf_counter() - started,
         "cpu_seconds": time.process_time(),
         "load_start": load_start,
@@ -151,6 +162,11 @@ def make_plan(args: argparse.Namespace) -> dict[str, Any]:
     cells = _names("--cells", args.cells, CELLS)
     for argument in ("budget", "units", "seeds", "steps", "epochs", "eval_every"):
         _positive(f"--{argument.replace('_', '-')}", getattr(args, argument))
+    if args.steps == 1:
+        raise ValueError(
+            "--steps: expected at least 2 (the first update traces and compiles; the time per "
+            "update is measured on the others)"
+        )
     if args.impl == "keras":
         missing = [cell for cell in cells if cell not in KERAS_LAYERS]
         if missing:
@@ -161,6 +177,11 @@ def make_plan(args: argparse.Namespace) -> dict[str, Any]:
     units = {task: _units(TASKS[task], cells, args.budget, args.units) for task in tasks}
     out = args.out or Path("runs") / f"compare-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
     check_output_folder(out, "--out")  # created when the study writes, not before
+    if out.is_dir() and any(out.iterdir()) and not args.overwrite:
+        raise ValueError(
+            f"--out: {out} is not empty; pass --overwrite to replace the study in it, or choose "
+            "another folder"
+        )
     return {
         "tasks": tasks,
         "cells": cells,
@@ -174,6 +195,7 @@ def make_plan(args: argparse.Namespace) -> dict[str, Any]:
         "budgets": {task: args.budget or TASKS[task].budget for task in tasks},
         "data_dir": args.data_dir,
         "out": out,
+        "overwrite": args.overwrite,
     }
 
 
@@ -193,6 +215,19 @@ def _units(task: Any, cells: list[str], budget: int | None, units: int | None) -
                 f"--budget: {budget} is too small for task {task.name}: {error}"
             ) from None
     return sizes
+
+
+STUDY_FILES = ("report.md", "results.json")
+
+
+def remove_study(out: Path) -> None:
+    """Delete what a study wrote in `out` (report.md, results.json, the PNGs of the tasks and
+    tensorboard/), so a new one does not mix its logs with the old; other files stay."""
+    from zoo.compare.tasks import TASKS
+
+    for name in (*STUDY_FILES, *(f"{task}.png" for task in TASKS)):
+        (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / "tensorboard", ignore_errors=True)
 
 
 def load_data(plan: dict[str, Any]) -> dict[str, Any]:
@@ -236,7 +271,7 @@ def run_study(plan: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
             ]
             for cell in plan["cells"]
         }
-        summaries[name] = summarize_task(task, records, steps, eval_every)
+        summaries[name] = summarize_task(task, records, steps, eval_every, data[name].heldout)
     settings = {key: plan[key] for key in ("tasks", "cells", "seeds", "impl", "budgets")}
     settings["units"] = plan["fixed_units"]
     return {"settings": settings, "tasks": summaries}

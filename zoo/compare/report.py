@@ -34,8 +34,18 @@ def summarize_cell(task: Task, records: list[RunRecord]) -> dict[str, Any]:
         "reached": len(reached),
         "seeds": len(records),
         "updates_to_target": _mean_or_none([s["updates_to_target"] for s in reached]),
-        "seconds_to_target": _mean_or_none([s["seconds_to_target"] for s in reached]),
-        "seconds_per_update": float(np.median([s["seconds_per_update"] for s in summaries])),
+        **{
+            f"{prefix}seconds_to_target": _mean_or_none(
+                [s[f"{prefix}seconds_to_target"] for s in reached]
+            )
+            for prefix in ("", "cpu_")
+        },
+        **{
+            f"{prefix}seconds_per_update": _median_or_none(
+                [s[f"{prefix}seconds_per_update"] for s in summaries]
+            )
+            for prefix in ("", "cpu_")
+        },
         "setup_seconds": float(np.mean([s["setup_seconds"] for s in summaries])),
         "runs": [
             {
@@ -43,21 +53,46 @@ def summarize_cell(task: Task, records: list[RunRecord]) -> dict[str, Any]:
                 **summary,
                 "updates": record.updates,
                 "metric": record.metric,
-                "seconds": record.seconds,
+                "seconds": record.seconds("wall"),
+                "cpu_seconds": record.seconds("cpu"),
             }
             for record, summary in zip(records, summaries)
         ],
     }
 
 
-def _mean_or_none(values: list[float]) -> float | None:
-    return float(np.mean(values)) if values else None
+def _mean_or_none(values: list[float | None]) -> float | None:
+    """The mean of the values that are not None; None when there are none."""
+    present = [value for value in values if value is not None]
+    return float(np.mean(present)) if present else None
+
+
+def _median_or_none(values: list[float | None]) -> float | None:
+    present = [value for value in values if value is not None]
+    return float(np.median(present)) if present else None
+
+
+def constant_baseline(task: Task, heldout: tuple[np.ndarray, np.ndarray]) -> float | None:
+    """The held-out metric of the best constant prediction, a model that learned nothing: the
+    targets' variance (MSE) or the majority class's share (accuracy); None for perplexity."""
+    targets = np.asarray(heldout[1], dtype=np.float64)
+    if task.metric == "mse":
+        return float(np.mean((targets - targets.mean()) ** 2))
+    if task.metric == "accuracy":
+        positive = float(np.mean(targets > 0.5))
+        return max(positive, 1.0 - positive)
+    return None
 
 
 def summarize_task(
-    task: Task, records: dict[str, list[RunRecord]], steps: int, eval_every: int
+    task: Task,
+    records: dict[str, list[RunRecord]],
+    steps: int,
+    eval_every: int,
+    heldout: tuple[np.ndarray, np.ndarray],
 ) -> dict[str, Any]:
-    """The task's settings, every cell's summary and the pairwise seed-noise verdicts."""
+    """The task's settings, every cell's summary and the pairwise seed-noise verdicts;
+    `heldout` is the batch the metric was measured on (for `constant_baseline`)."""
     cells = {cell: summarize_cell(task, runs) for cell, runs in records.items()}
     finals = {cell: [run["final_metric"] for run in c["runs"]] for cell, c in cells.items()}
     return {
@@ -65,6 +100,7 @@ def summarize_task(
         "metric": task.metric,
         "higher_is_better": task.higher_is_better,
         "target": task.target,
+        "constant_baseline": constant_baseline(task, heldout),
         "steps": steps,
         "eval_every": eval_every,
         "batch_size": task.batch_size,
@@ -88,11 +124,16 @@ def _metric(value: float, metric: str) -> str:
     return f"{value:.1f}" if metric == "perplexity" else f"{value:.3f}"
 
 
-def _target_cell(cell: dict[str, Any], key: str, fmt: str) -> str:
-    """ "mean (k/n)" over the seeds that reached the target, or "not reached"."""
+def _number(value: float | None, fmt: str, scale: float = 1.0) -> str:
+    return "n/a" if value is None else format(scale * value, fmt)
+
+
+def _target_cell(cell: dict[str, Any], keys: tuple[str, ...], fmt: str) -> str:
+    """ "mean (k/n)" over the seeds that reached the target ("a / b" for two keys), or "not
+    reached"."""
     if cell["reached"] == 0:
         return "not reached"
-    value = format(cell[key], fmt)
+    value = " / ".join(_number(cell[key], fmt) for key in keys)
     return (
         value
         if cell["reached"] == cell["seeds"]
@@ -105,21 +146,35 @@ def task_table(name: str, task: dict[str, Any]) -> list[str]:
     arrow = "higher is better" if task["higher_is_better"] else "lower is better"
     lines = [
         f"| cell | units | params (recurrent / model) | final {task['metric']} ({arrow}) "
-        f"| updates to {task['metric']} {task['target']:g} | seconds to target "
-        f"| ms per update | setup s |",
+        f"| updates to {task['metric']} {task['target']:g} | s to target, CPU / wall "
+        f"| ms per update, CPU / wall | setup s |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for cell, c in task["cells"].items():
         final = c["final_metric"]
+        std = "n/a" if final["std"] is None else _metric(final["std"], task["metric"])
+        per_update = " / ".join(
+            _number(c[key], ".1f", 1000) for key in ("cpu_seconds_per_update", "seconds_per_update")
+        )
         lines.append(
             f"| {cell} | {c['units']} | {c['recurrent_params']:,} / {c['params']:,} "
-            f"| {_metric(final['mean'], task['metric'])} +- "
-            f"{_metric(final['std'], task['metric'])} "
-            f"| {_target_cell(c, 'updates_to_target', '.0f')} "
-            f"| {_target_cell(c, 'seconds_to_target', '.1f')} "
-            f"| {1000 * c['seconds_per_update']:.1f} | {c['setup_seconds']:.1f} |"
+            f"| {_metric(final['mean'], task['metric'])} +- {std} "
+            f"| {_target_cell(c, ('updates_to_target',), '.0f')} "
+            f"| {_target_cell(c, ('cpu_seconds_to_target', 'seconds_to_target'), '.1f')} "
+            f"| {per_update} | {c['setup_seconds']:.1f} |"
         )
     return lines
+
+
+def baseline_line(task: dict[str, Any]) -> str:
+    """What a model that learned nothing scores on the held-out batch (empty for perplexity)."""
+    if task["constant_baseline"] is None:
+        return ""
+    return (
+        f"A model that learned nothing (the best constant prediction) scores "
+        f"{task['metric']} {_metric(task['constant_baseline'], task['metric'])} on the held-out "
+        "batch."
+    )
 
 
 def comparison_lines(task: dict[str, Any]) -> list[str]:
@@ -130,9 +185,8 @@ def comparison_lines(task: dict[str, Any]) -> list[str]:
         if test:
             test += "" if pair["p_value"] is None else f", p = {pair['p_value']:.3f}"
             test += ")"
-        lines.append(
-            f"- {pair['a']} - {pair['b']}: {pair['difference']:+.4g}{test}: **{pair['verdict']}**"
-        )
+        difference = "n/a" if pair["difference"] is None else f"{pair['difference']:+.4g}"
+        lines.append(f"- {pair['a']} - {pair['b']}: {difference}{test}: **{pair['verdict']}**")
     return lines
 
 
@@ -156,11 +210,14 @@ def render_report(results: dict[str, Any]) -> str:
         "Each model is Input -> recurrent layer -> Dense, trained with Adam (global gradient norm "
         "clipped to 1). Seeds change the initialization and the batch order; the data are "
         "fixed per task. The metric is measured on a fixed held-out batch every few "
-        "updates. Final metric: mean +- sample std over seeds. "
+        "updates. Final metric: mean +- sample std over seeds (n/a for one seed). "
         "Updates and seconds to target: mean over the seeds that reached it (k/n when not all "
-        "did). Seconds count training only: held-out evaluations are excluded, and the first "
-        "update (tracing and compiling, column `setup s`) counts as one median update. "
-        "ms per update: median over updates (data pipeline and callbacks included).",
+        "did). Seconds count training only: each update from the start of its batch to its "
+        "end (the batch's fetch and the train step; held-out evaluations and the logging "
+        "callbacks' writes left out), and the first update (tracing and compiling, column "
+        "`setup s`, wall) counts as one median update. CPU seconds are the process's CPU time "
+        "over all its threads, which other load on the machine barely changes; wall seconds "
+        "depend on it. ms per update: median over the updates after the first.",
         "",
     ]
     for name, task in results["tasks"].items():
@@ -169,7 +226,8 @@ def render_report(results: dict[str, Any]) -> str:
             "",
             f"{task['description']}. {task['steps']} updates of {task['batch_size']} examples, "
             f"learning rate {task['learning_rate']:g}; held-out {task['metric']} every "
-            f"{task['eval_every']} updates; target {task['metric']} {task['target']:g}.",
+            f"{task['eval_every']} updates; target {task['metric']} {task['target']:g}. "
+            f"{baseline_line(task)}".rstrip(),
             "",
             *task_table(name, task),
             "",
@@ -184,8 +242,9 @@ def render_report(results: dict[str, Any]) -> str:
     lines += [
         "## Files",
         "",
-        "- `results.json`: every number above, and every run's curve (updates, seconds, metric).",
-        "- `<task>.png`: the held-out metric against updates and against training seconds, "
+        "- `results.json`: every number above, and every run's curve (updates, wall and CPU "
+        "seconds, metric).",
+        "- `<task>.png`: the held-out metric against updates and against training CPU seconds, "
         "mean over seeds with a band from the lowest to the highest seed.",
         "- `tensorboard/<task>/<cell>/seed<k>/`: TensorBoard logs of each run "
         "(`zoo.callbacks.TimingLogger`, `GradientNormLogger`, the held-out metric under "
@@ -220,7 +279,8 @@ def _size(settings: dict[str, Any]) -> str:
 
 
 def plot_task(path: Path, name: str, task: dict[str, Any]) -> None:
-    """metric vs updates and vs training seconds, a curve per cell with its seed band.
+    """metric vs updates and vs training CPU seconds, a curve per cell with its seed band (no
+    CPU-seconds curve for runs of one update).
 
     Drawn on a bare `matplotlib.figure.Figure`: no pyplot, so the caller's backend (a
     notebook's inline one, say) is left alone and no display is needed.
@@ -232,13 +292,15 @@ def plot_task(path: Path, name: str, task: dict[str, Any]) -> None:
     for cell, c in task["cells"].items():
         updates = np.asarray(c["runs"][0]["updates"])
         metric = np.asarray([run["metric"] for run in c["runs"]])
-        seconds = np.mean([run["seconds"] for run in c["runs"]], axis=0)
-        for axis, x in ((by_updates, updates), (by_seconds, seconds)):
+        axes = [(by_updates, updates)]
+        if all(run["cpu_seconds"] is not None for run in c["runs"]):
+            axes.append((by_seconds, np.mean([run["cpu_seconds"] for run in c["runs"]], axis=0)))
+        for axis, x in axes:
             (line,) = axis.plot(x, metric.mean(axis=0), label=f"{cell} ({c['units']} units)")
             axis.fill_between(
                 x, metric.min(axis=0), metric.max(axis=0), alpha=0.2, color=line.get_color()
             )
-    for axis, label in ((by_updates, "updates"), (by_seconds, "training seconds")):
+    for axis, label in ((by_updates, "updates"), (by_seconds, "training CPU seconds")):
         axis.axhline(task["target"], color="grey", linestyle="--", linewidth=1)
         axis.set_xlabel(label)
         axis.set_ylabel(f"held-out {task['metric']}")

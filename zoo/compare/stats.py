@@ -22,10 +22,11 @@ ALPHA = 0.05
 NOISE_FACTOR = 2.0  # the rule without SciPy: difference > 2 standard errors
 
 
-def spread(values: list[float]) -> dict[str, float]:
-    """Mean, sample standard deviation (0 for one value), min and max of `values`."""
+def spread(values: list[float]) -> dict[str, float | None]:
+    """Mean, sample standard deviation (None for one value: it is undefined), min and max of
+    `values`."""
     array = np.asarray(values, dtype=np.float64)
-    std = float(array.std(ddof=1)) if len(array) > 1 else 0.0
+    std = float(array.std(ddof=1)) if len(array) > 1 else None
     return {
         "mean": float(array.mean()),
         "std": std,
@@ -39,10 +40,19 @@ def compare_pair(a: list[float], b: list[float]) -> dict[str, Any]:
     """Whether final metrics `a` and `b` (one per seed) differ beyond seed noise.
 
     Returns:
-        {"difference": mean(a) - mean(b), "test": the test used, "p_value": float or None,
-        "verdict": "differs" | "within seed noise" | "cannot tell (one seed)"}.
+        {"difference": mean(a) - mean(b) (None when a run diverged), "test": the test used,
+        "p_value": float or None,
+        "verdict": "differs" | "within seed noise" | "cannot tell (one seed)" |
+        "cannot tell (a run diverged)"}; a run diverged when its metric is not finite.
     """
     difference = float(np.mean(a) - np.mean(b))
+    if not np.all(np.isfinite(a)) or not np.all(np.isfinite(b)):
+        return {
+            "difference": None,
+            "test": "none",
+            "p_value": None,
+            "verdict": "cannot tell (a run diverged)",
+        }
     if len(a) < 2 or len(b) < 2:
         return _verdict(difference, "none", None, None)
     variance = np.var(a, ddof=1) / len(a) + np.var(b, ddof=1) / len(b)

@@ -8,7 +8,8 @@ A `Task` says everything the training loop needs and nothing about a cell:
 - the head (outputs, loss) and the metric (name, direction, the target a cell must reach).
 
 Synthetic tasks (no data, no network): the adding problem with T = 100 (regression, mean
-squared error; predicting the mean gives 1/6 = 0.167) and the embedded Reber grammar
+squared error; the targets' variance, what predicting their mean scores, is 1/6 = 0.167 in
+expectation) and the embedded Reber grammar
 (classification of grammatical vs. not, accuracy; chance 0.5). Real tasks read
 `zoo.data` (from `--data-dir`, `$ZOO_DATA_DIR` or a download) and never fall back to
 synthetic data: a missing dataset is an error.
@@ -203,7 +204,7 @@ TASKS: dict[str, Task] = {
             name="adding",
             description=(
                 f"adding problem, T={ADDING_LENGTH}: regress the sum of the two marked values "
-                "(mean squared error; predicting the mean gives 1/6 = 0.167)"
+                "(mean squared error; the targets' variance is 1/6 = 0.167 in expectation)"
             ),
             load=load_adding,
             kind="features",

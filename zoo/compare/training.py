@@ -1,15 +1,17 @@
 """One run of the study: build a model for (task, cell, units), train it with `model.fit`, and
-record the held-out metric, the update count and the training wall time.
+record the held-out metric, the update count and the training time.
 
 Model: Input -> [Masking | Embedding] -> recurrent(cell, units) -> Dense(outputs). With
 `impl="zoo"` the recurrent layer is `zoo.layers.recurrent(cell, units)`; with `impl="keras"`
 it is Keras's own layer (`lstm`, `gru`, `gru_v1`, `rnn` only).
 
-Timing (seconds, `time.perf_counter`): the duration of update i is the wall time from the end
-of update i-1 (or of the held-out evaluation that followed it) to the end of update i, so it
-holds the data pipeline, the train step and the callbacks' per-batch work, and excludes the
-held-out evaluations. The first update also traces and compiles the train function; it is
-reported apart as `setup_seconds`, and the time axis counts it as one median update.
+Timing: update i lasts from the start of its batch to its end as `fit` reports them to the
+callbacks (`on_train_batch_begin` / `on_train_batch_end`), so it holds the fetch of the batch and
+the train step, and leaves out the held-out evaluations and the logging callbacks' writes. Each
+update is timed on two clocks: CPU seconds (`time.process_time`: the process's CPU time over all
+its threads, which other load on the machine barely changes) and wall seconds
+(`time.perf_counter`). The first update also traces and compiles the train function; it is
+reported apart (`setup_seconds`), and the time axes count it as one median update.
 """
 
 from __future__ import annotations
@@ -35,6 +37,16 @@ IMPLS = ("zoo", "keras")
 EVAL_CHUNK = 512  # rows of the held-out batch per forward pass
 
 
+def training_seconds(durations: list[float], updates: list[int]) -> list[float] | None:
+    """Training seconds after each count in `updates`, from the `durations` of all updates: the
+    first update (tracing and compiling) counted as the median of the others. None with fewer
+    than two updates (no steady update to measure)."""
+    if len(durations) < 2:
+        return None
+    elapsed = np.cumsum([np.median(durations[1:]), *durations[1:]])
+    return [float(elapsed[count - 1]) for count in updates]
+
+
 @dataclass
 class RunRecord:
     """The measurements of one (task, cell, seed) run.
@@ -42,9 +54,9 @@ class RunRecord:
     Attributes:
         updates: update counts at which the held-out metric was measured.
         metric: the held-out metric after each of those updates.
-        seconds: training seconds (evaluation excluded, first update counted as one median
-            update) at each of those updates.
-        update_seconds: the duration of every update, in order (the first includes tracing).
+        update_seconds: the wall duration of every update, in order (the first includes
+            tracing and compiling).
+        update_cpu_seconds: the same updates' CPU durations.
     """
 
     task: str
@@ -55,26 +67,39 @@ class RunRecord:
     recurrent_params: int
     updates: list[int] = field(default_factory=list)
     metric: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
     update_seconds: list[float] = field(default_factory=list)
+    update_cpu_seconds: list[float] = field(default_factory=list)
+
+    def seconds(self, clock: str = "wall") -> list[float] | None:
+        """Training seconds ("wall" or "cpu") at each of `updates` (`training_seconds`)."""
+        durations = self.update_cpu_seconds if clock == "cpu" else self.update_seconds
+        return training_seconds(durations, self.updates)
 
     def summary(self, task: Task) -> dict[str, Any]:
-        """Final metric, first update/second at which the target was reached, timing."""
-        steady = self.update_seconds[1:] or self.update_seconds
+        """Final metric, first update and seconds at which the target was reached, timing;
+        per-update and elapsed seconds are None for a run of one update."""
         reached = [
             index
             for index, value in enumerate(self.metric)
             if (value >= task.target if task.higher_is_better else value <= task.target)
         ]
         first = reached[0] if reached else None
-        return {
+        summary = {
             "final_metric": self.metric[-1],
             "updates_to_target": None if first is None else self.updates[first],
-            "seconds_to_target": None if first is None else self.seconds[first],
-            "seconds_per_update": float(np.median(steady)),
             "setup_seconds": self.update_seconds[0],
-            "train_seconds": self.seconds[-1],
         }
+        for clock, prefix in (("wall", ""), ("cpu", "cpu_")):
+            durations = self.update_cpu_seconds if clock == "cpu" else self.update_seconds
+            seconds = self.seconds(clock)
+            summary[f"{prefix}seconds_to_target"] = (
+                None if first is None or seconds is None else seconds[first]
+            )
+            summary[f"{prefix}seconds_per_update"] = (
+                float(np.median(durations[1:])) if len(durations) > 1 else None
+            )
+            summary[f"train_{prefix}seconds"] = None if seconds is None else seconds[-1]
+        return summary
 
 
 def build_model(task: Task, cell: str, units: int, impl: str, input_shape: tuple) -> Any:
@@ -157,41 +182,43 @@ def make_recorder(
     log_dir: Path,
     label: str,
 ) -> Any:
-    """A `keras.callbacks.Callback` that fills `record` during `fit`: times every update,
-    evaluates the held-out metric every `eval_every` updates and after the last, writes it to
-    TensorBoard under `log_dir/heldout`, and draws the run's progress bar."""
+    """A `keras.callbacks.Callback` that fills `record` during `fit`: times every update (it
+    must come first among the callbacks, so the others' per-batch work is not timed; see the
+    module docstring), evaluates the held-out metric every `eval_every` updates and after the
+    last, writes the metric and the training seconds to TensorBoard under `log_dir/heldout`,
+    and draws the run's progress bar."""
     import keras
     import tensorflow as tf
 
     class _Recorder(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            self.writer = tf.summary.create_file_writer(str(log_dir / "heldout"))
             self.bar = ProgressBar(label, steps)
             self.forward = tf.function(lambda inputs: self.model(inputs, training=False))
-            self.last = time.perf_counter()
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self.started = time.perf_counter(), time.process_time()
 
         def on_train_batch_end(self, batch, logs=None):
-            record.update_seconds.append(time.perf_counter() - self.last)
+            wall, cpu = self.started
+            record.update_seconds.append(time.perf_counter() - wall)
+            record.update_cpu_seconds.append(time.process_time() - cpu)
             done = batch + 1
             if done % eval_every == 0 or done == steps:
-                self._evaluate(done)
+                record.updates.append(done)
+                record.metric.append(heldout_metric(task, self.forward, heldout))
                 self.bar.update(done, f"{task.metric} {record.metric[-1]:.4g}")
-            self.last = time.perf_counter()
-
-        def _evaluate(self, done: int) -> None:
-            value = heldout_metric(task, self.forward, heldout)
-            durations = record.update_seconds
-            steady = float(np.median(durations[1:])) if len(durations) > 1 else durations[0]
-            record.updates.append(done)
-            record.metric.append(value)
-            record.seconds.append(steady + float(np.sum(durations[1:])))
-            with self.writer.as_default(step=done):
-                tf.summary.scalar(f"heldout/{task.metric}", value)
-                tf.summary.scalar("heldout/train_seconds", record.seconds[-1])
 
         def on_train_end(self, logs=None):
             self.bar.finish()
-            self.writer.close()
+            seconds = {clock: record.seconds(clock) for clock in ("wall", "cpu")}
+            writer = tf.summary.create_file_writer(str(log_dir / "heldout"))
+            with writer.as_default():
+                for index, (done, value) in enumerate(zip(record.updates, record.metric)):
+                    tf.summary.scalar(f"heldout/{task.metric}", value, step=done)
+                    for clock, tag in (("wall", "train_seconds"), ("cpu", "train_cpu_seconds")):
+                        if seconds[clock] is not None:
+                            tf.summary.scalar(f"heldout/{tag}", seconds[clock][index], step=done)
+            writer.close()
 
     return _Recorder()
 
@@ -278,7 +305,11 @@ def train_run(
         {"task": task.name, "cell": cell, "impl": impl, "units": units, "seed": seed},
         {
             f"final_{task.metric}": summary["final_metric"],
-            "seconds_per_update": summary["seconds_per_update"],
+            **{
+                key: summary[key]
+                for key in ("seconds_per_update", "cpu_seconds_per_update")
+                if summary[key] is not None
+            },
         },
     )
     return record
