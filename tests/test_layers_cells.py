@@ -1,6 +1,8 @@
 """The zoo's cells against NumPy references of their equations, keras.layers.SimpleRNN, and
 ``keras.layers.RNN(cell)``; their configs, saved files, dropout and argument errors."""
 
+import inspect
+
 import keras
 import numpy as np
 import pytest
@@ -472,7 +474,30 @@ def test_bad_dropout(name):
         zoo.layers.get_cell(name, 4, recurrent_dropout=1.0)
 
 
-@pytest.mark.parametrize("epsilon", [0, -1e-3, "small", True])
+@pytest.mark.parametrize("epsilon", [0, -1e-3, "small", True, float("nan"), float("inf")])
 def test_layernorm_bad_epsilon(epsilon):
-    with pytest.raises(ValueError, match="argument `epsilon`"):
+    with pytest.raises(ValueError, match="argument `epsilon`: expected a positive finite"):
         zoo.layers.LayerNormLSTM(4, epsilon=epsilon)
+
+
+def test_layernorm_epsilon_may_be_a_numpy_float():
+    layer = zoo.layers.LayerNormLSTM(4, epsilon=np.float32(1e-5))
+    assert type(layer.get_config()["epsilon"]) is float
+
+
+@pytest.mark.parametrize(
+    "argument",
+    ["activation", "recurrent_activation", "kernel_initializer", "bias_regularizer"],
+)
+def test_an_unknown_identifier_names_its_argument(argument):
+    with pytest.raises(ValueError, match=rf"argument `{argument}`: .*tanhh"):
+        zoo.layers.MGU(4, **{argument: "tanhh"})
+    with pytest.raises(ValueError, match=r"argument `peephole_constraint`: .*tanhh"):
+        zoo.layers.PeepholeLSTM(4, peephole_constraint="tanhh")
+
+
+def test_tanh_rnn_takes_simple_rnn_arguments_by_position():
+    signature = list(inspect.signature(keras.layers.SimpleRNN.__init__).parameters)
+    assert list(inspect.signature(zoo.layers.TanhRNN.__init__).parameters) == signature
+    layer = zoo.layers.TanhRNN(3, "relu", False)
+    assert layer.activation is keras.activations.relu and layer.use_bias is False

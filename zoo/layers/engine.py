@@ -133,6 +133,15 @@ def project(inputs, kernel, bias, dropout_mask, blocks: int):
     return z
 
 
+def lookup_argument(module, argument: str, identifier: object):
+    """``module.get(identifier)`` (Keras's activations, initializers, regularizers,
+    constraints), its error naming ``argument``."""
+    try:
+        return module.get(identifier)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"Received an invalid value for argument `{argument}`: {error}") from None
+
+
 def recurrent_project(h, recurrent_kernel, dropout_mask, blocks: int):
     """``h @ recurrent_kernel`` with Keras's recurrent dropout (None, or one mask per block).
 
@@ -222,18 +231,32 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
         super().__init__(**kwargs)
         self.units = units
-        self.activation = activations.get(activation)
-        self.recurrent_activation = activations.get(recurrent_activation)
+        self.activation = lookup_argument(activations, "activation", activation)
+        self.recurrent_activation = lookup_argument(
+            activations, "recurrent_activation", recurrent_activation
+        )
         self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        self.kernel_initializer = lookup_argument(
+            initializers, "kernel_initializer", kernel_initializer
+        )
+        self.recurrent_initializer = lookup_argument(
+            initializers, "recurrent_initializer", recurrent_initializer
+        )
+        self.bias_initializer = lookup_argument(initializers, "bias_initializer", bias_initializer)
+        self.kernel_regularizer = lookup_argument(
+            regularizers, "kernel_regularizer", kernel_regularizer
+        )
+        self.recurrent_regularizer = lookup_argument(
+            regularizers, "recurrent_regularizer", recurrent_regularizer
+        )
+        self.bias_regularizer = lookup_argument(regularizers, "bias_regularizer", bias_regularizer)
+        self.kernel_constraint = lookup_argument(
+            constraints, "kernel_constraint", kernel_constraint
+        )
+        self.recurrent_constraint = lookup_argument(
+            constraints, "recurrent_constraint", recurrent_constraint
+        )
+        self.bias_constraint = lookup_argument(constraints, "bias_constraint", bias_constraint)
         self.dropout = dropout
         self.recurrent_dropout = recurrent_dropout
         if recurrent_dropout:

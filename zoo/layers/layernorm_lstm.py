@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import keras
 from keras import ops
 
@@ -60,10 +63,14 @@ class LayerNormLSTMCell(LSTMCell):
     cell_arguments = LSTMCell.cell_arguments + ("epsilon",)
 
     def __init__(self, units: int, *, epsilon: float = 1e-3, **kwargs):
-        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or epsilon <= 0:
+        if (
+            isinstance(epsilon, bool)
+            or not isinstance(epsilon, numbers.Real)
+            or not 0 < epsilon < math.inf  # NaN fails both comparisons
+        ):
             raise ValueError(
-                f"Received an invalid value for argument `epsilon`: expected a positive float, "
-                f"got {epsilon!r}."
+                f"Received an invalid value for argument `epsilon`: expected a positive finite "
+                f"float, got {epsilon!r}."
             )
         super().__init__(units, **kwargs)
         self.epsilon = float(epsilon)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import keras
 from keras import constraints, initializers, ops, regularizers
 
-from zoo.layers.engine import expose_cell_arguments, recurrent_project
+from zoo.layers.engine import expose_cell_arguments, lookup_argument, recurrent_project
 from zoo.layers.lstm import LSTMCell
 from zoo.layers.rnn import CellLayer
 
@@ -69,9 +69,15 @@ class PeepholeLSTMCell(LSTMCell):
         **kwargs,
     ):
         super().__init__(units, **kwargs)
-        self.peephole_initializer = initializers.get(peephole_initializer)
-        self.peephole_regularizer = regularizers.get(peephole_regularizer)
-        self.peephole_constraint = constraints.get(peephole_constraint)
+        self.peephole_initializer = lookup_argument(
+            initializers, "peephole_initializer", peephole_initializer
+        )
+        self.peephole_regularizer = lookup_argument(
+            regularizers, "peephole_regularizer", peephole_regularizer
+        )
+        self.peephole_constraint = lookup_argument(
+            constraints, "peephole_constraint", peephole_constraint
+        )
 
     @staticmethod
     def param_count(input_dim: int, units: int, use_bias: bool = True, **_) -> int:

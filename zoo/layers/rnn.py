@@ -5,9 +5,10 @@ of the zoo's added cells.
 ``cell_arguments`` and passes the rest (return_sequences, return_state, go_backwards, stateful,
 unroll, name, ...) to ``keras.layers.RNN``. The LSTM and GRU layers spell out their arguments
 instead, to mirror the signatures of the Keras layers they replace; the added cells have no
-built-in counterpart (the tanh RNN's arguments are those of ``keras.layers.SimpleRNN``), so
-each of their layers is a named ``CellLayer`` subclass: one registered class per cell (a clear
-name in summaries and saved files), with the constructor logic written once.
+built-in counterpart, so each of their layers is a named ``CellLayer`` subclass: one registered
+class per cell (a clear name in summaries and saved files), with the constructor logic written
+once. ``TanhRNN`` is one too, and spells out ``keras.layers.SimpleRNN``'s arguments in their
+order on top of it.
 """
 
 from __future__ import annotations
@@ -149,7 +150,58 @@ class TanhRNN(CellLayer):
     the engine's loop (one input matmul for the whole sequence).
 
     Args: ``units`` and the cell's arguments as in ``TanhRNNCell``; the layer arguments as in
-    ``zoo.layers.rnn.CellLayer``. The state is ``h`` (batch, units).
+    ``zoo.layers.rnn.CellLayer``; in ``keras.layers.SimpleRNN``'s order, so they may be given
+    by position as there. The state is ``h`` (batch, units).
     """
 
     cell_class = TanhRNNCell
+
+    def __init__(
+        self,
+        units: int,
+        activation="tanh",
+        use_bias: bool = True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(
+            units,
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            seed=seed,
+            **kwargs,
+        )
