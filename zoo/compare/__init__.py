@@ -2,7 +2,7 @@
 several seeds each, and compare what they reach, how fast (in updates and in seconds), and
 which differences are within seed noise.
 
-    zoo compare                                   # the default study (synthetic, ~1.5 min on 2 cores)
+    zoo compare                                   # the default study (synthetic, ~1.5 min)
     zoo compare --task reber --cells lstm,gru,mgu --seeds 5 --steps 600
     zoo compare --task sst2 --data-dir ../shared/data --budget 20000 --steps 500
     zoo compare --impl keras --out runs/keras-study
