@@ -4,6 +4,7 @@ import argparse
 import json
 import statistics
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -174,6 +175,15 @@ def test_an_unwritable_out_is_refused_before_measuring(monkeypatch, tmp_path, ca
     assert bench.run(parse(["--quick", "--out", str(tmp_path)])) == 2
     assert f"--out: expected a file path, got the folder '{tmp_path}'" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_an_out_that_cannot_be_created_is_refused_before_measuring(monkeypatch, capsys):
+    monkeypatch.setattr(bench, "machine_state", lambda: pytest.fail("measured before --out"))
+    assert bench.run(parse(["--quick", "--out", "/proc/zoo-test/r.json"])) == 2
+    assert "--out: /proc/zoo-test would be created in /proc, which is not writable" in (
+        capsys.readouterr().err
+    )
 
 
 def keras_memory_in_process(real_measure):

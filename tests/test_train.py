@@ -484,8 +484,48 @@ def test_cli_keeps_an_existing_results_file_unless_told(tiny_ptb, tmp_path, caps
     assert main(arguments) == 1
     assert f"--out: {out} exists; pass --overwrite" in capsys.readouterr().err
     assert json.loads(out.read_text()) == {"committed": True}
+    checkpoint = ["--checkpoint", str(tmp_path / "none.ckpt.npz")]
+    assert main([*arguments, *checkpoint, "--resume"]) == 1  # nothing to resume: it would restart
+    assert f"--resume: no checkpoint at {tmp_path / 'none.ckpt.npz'}, so the run would" in (
+        capsys.readouterr().err
+    )
+    assert json.loads(out.read_text()) == {"committed": True}
     assert main([*arguments, "--log-dir", str(tmp_path / "logs"), "--overwrite"]) == 0
     assert json.loads(out.read_text())["epochs_run"] == 1
+
+
+def test_cli_interrupted_says_how_to_resume(tiny_ptb, tmp_path, capsys, monkeypatch):
+    import zoo.training.ptb
+
+    def interrupted(**_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(zoo.training.ptb, "train_ptb", interrupted)
+    checkpoint = tmp_path / "r.ckpt.npz"
+    arguments = ["train", "ptb", "--data-dir", str(tiny_ptb), "--quiet"]
+    assert (
+        main([*arguments, "--out", str(tmp_path / "r.json"), "--checkpoint", str(checkpoint)])
+        == 130
+    )
+    assert f"interrupted; --resume continues from the last checkpoint ({checkpoint}" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_an_unwritable_folder_is_found_by_trying_not_by_os_access(tmp_path):
+    """As root os.access says yes everywhere; /proc refuses new files even to root."""
+    from zoo.training.common import check_output_file, check_output_folder
+
+    with pytest.raises(
+        ValueError,
+        match="out: /proc/zoo-test would be created in /proc, which is not writable",
+    ):
+        check_output_file("/proc/zoo-test/r.json", "out")
+    with pytest.raises(ValueError, match="log_dir: /proc is a folder /proc, which is not writable"):
+        check_output_folder("/proc", "log_dir")
+    assert check_output_folder(tmp_path / "new" / "logs", "log_dir") == tmp_path / "new" / "logs"
+    assert not (tmp_path / "new").exists() and not list(tmp_path.iterdir())
 
 
 def test_cli_checks_its_output_paths_before_training(tiny_ptb, tmp_path, capsys):
@@ -543,6 +583,20 @@ def test_a_diverging_run_stops_with_the_nan_guard(tiny_ptb):
     with pytest.raises(common.NonFiniteLossError, match="epoch 1"):
         train_ptb(data_dir=tiny_ptb, config=config, epochs=1, jit_compile=False, verbose=0)
     assert math.isinf(perplexity_of(1e6)) and perplexity_of(0.0) == 1.0
+
+
+def test_sentiment_max_batches_draws_both_classes_from_label_sorted_data():
+    """The data files list examples by label: the first batches would hold one class."""
+    from zoo.training.sentiment import _random_batches
+
+    sorted_by_label = tf.data.Dataset.from_tensor_slices(
+        (np.arange(200, dtype=np.int32)[:, None], np.repeat([0, 1], 100).astype(np.int32))
+    ).batch(10)
+    first = [_random_batches(sorted_by_label, 30, 10, seed=3) for _ in range(2)]
+    (x, y), (x_again, _) = ([np.concatenate(part) for part in zip(*batches)] for batches in first)
+    assert len(y) == 30 and 0 < y.sum() < 30  # both classes
+    np.testing.assert_array_equal(x, x_again)  # seeded: the same rows every time
+    np.testing.assert_array_equal(y, (x[:, 0] >= 100).astype(np.int32))  # rows kept whole
 
 
 def test_sentiment_max_batches_must_be_positive(tmp_path):

@@ -1143,7 +1143,11 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         from zoo.training.common import write_json
 
-        write_json(args.out, report)
+        try:
+            write_json(args.out, report)
+        except OSError as error:
+            print(f"zoo bench: error: --out: cannot write {args.out} ({error})", file=sys.stderr)
+            return 1
         print(f"results written to {args.out}")
     return 0
 

@@ -147,6 +147,15 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    if out.is_file() and args.resume and not args.overwrite:
+        checkpoint = Path(options["checkpoint"])
+        if not checkpoint.is_file():
+            print(
+                f"zoo train: error: --resume: no checkpoint at {checkpoint}, so the run would "
+                f"start over and replace {out}; pass --overwrite as well to do that",
+                file=sys.stderr,
+            )
+            return 1
     try:
         if args.cpu_replicas is not None:
             common.split_cpu(args.cpu_replicas)
@@ -174,6 +183,13 @@ def run(args: argparse.Namespace) -> int:
     except common.NonFiniteLossError as error:
         print(f"zoo train: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(
+            f"\nzoo train: interrupted; --resume continues from the last checkpoint "
+            f"({options['checkpoint']}, written after each finished epoch)",
+            file=sys.stderr,
+        )
+        return 130
     except (ValueError, OSError) as error:  # OSError: FileNotFoundError, a failed write, ...
         print(f"zoo train: error: {error}", file=sys.stderr)
         return 1

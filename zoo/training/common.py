@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
 import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -245,8 +246,11 @@ def check_output_file(path: str | os.PathLike, argument: str) -> Path:
     if not path.name or path.is_dir():
         raise ValueError(f"{argument}: expected a file path, got the folder {str(path)!r}")
     check_output_folder(path.parent, argument)
-    if path.exists() and not os.access(path, os.W_OK):
-        raise ValueError(f"{argument}: {path} exists and is not writable")
+    if path.exists():
+        try:  # opened for appending, not written: the file is left as it was
+            open(path, "ab").close()
+        except OSError as error:
+            raise ValueError(f"{argument}: {path} exists and is not writable ({error})") from None
     return path
 
 
@@ -259,9 +263,14 @@ def check_output_folder(path: str | os.PathLike, argument: str) -> Path:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
         raise ValueError(f"{argument}: {path} cannot be a folder: {ancestor} is a file")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
+    try:  # a trial file, rather than os.access, which says yes to root everywhere
+        with tempfile.TemporaryFile(dir=ancestor):
+            pass
+    except OSError as error:
         what = "is a folder" if ancestor == path else "would be created in"
-        raise ValueError(f"{argument}: {path} {what} {ancestor}, which is not writable")
+        raise ValueError(
+            f"{argument}: {path} {what} {ancestor}, which is not writable ({error})"
+        ) from None
     return path
 
 

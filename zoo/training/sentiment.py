@@ -105,10 +105,13 @@ def train_sentiment(
     train_x, train_y = _arrays(data.train)
     validation, test = data.validation, data.test
     if max_batches is not None:
-        train_x = train_x[: max_batches * settings["batch_size"]]
-        train_y = train_y[: max_batches * settings["batch_size"]]
-        validation = validation.take(max_batches)
-        test = None if test is None else test.take(max_batches)
+        # Seeded random subsets: the data files list the examples by label, so their first
+        # batches would hold one class only.
+        rows = max_batches * settings["batch_size"]
+        pick = np.random.default_rng(seed).permutation(len(train_x))[:rows]
+        train_x, train_y = train_x[pick], train_y[pick]
+        validation = _random_batches(validation, rows, settings["batch_size"], seed)
+        test = None if test is None else _random_batches(test, rows, settings["batch_size"], seed)
 
     with distribution.scope():
         model = sentiment_classifier(
@@ -252,6 +255,14 @@ def pretrained_vectors(
         texts, vocabulary, settings["embedding_dim"], settings["embedding_window"], seed
     )
     return vectors
+
+
+def _random_batches(batches, rows: int, batch_size: int, seed: int):
+    """`rows` examples drawn at random (seeded: the same every epoch) from all of the batched
+    dataset `batches`, batched again: their classes mixed as in the whole split."""
+    x, y = _arrays(batches)
+    pick = np.random.default_rng(seed).permutation(len(x))[:rows]
+    return tf.data.Dataset.from_tensor_slices((x[pick], y[pick])).batch(batch_size)
 
 
 def _arrays(batches) -> tuple[np.ndarray, np.ndarray]:
