@@ -481,6 +481,7 @@ def test_cli_keeps_an_existing_results_file_unless_told(tiny_ptb, tmp_path, caps
     out.write_text('{"committed": true}')
     arguments = ["train", "ptb", "--data-dir", str(tiny_ptb), "--quiet", "--out", str(out)]
     arguments += [*TINY_SETS, "--max-batches", "2", "--epochs", "1"]
+    arguments += ["--checkpoint", str(tmp_path / "r.ckpt.npz")]  # not runs/ under the cwd
     assert main(arguments) == 1
     assert f"--out: {out} exists; pass --overwrite" in capsys.readouterr().err
     assert json.loads(out.read_text()) == {"committed": True}
