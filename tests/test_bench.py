@@ -178,6 +178,15 @@ def test_an_unwritable_out_is_refused_before_measuring(monkeypatch, tmp_path, ca
 
 
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_an_existing_out_is_replaced_only_with_overwrite(monkeypatch, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    out.write_text('{"committed": true}')
+    monkeypatch.setattr(bench, "machine_state", lambda: pytest.fail("measured before --out"))
+    assert bench.run(parse(["--quick", "--out", str(out)])) == 2
+    assert f"--out: {out} exists; pass --overwrite" in capsys.readouterr().err
+    assert out.read_text() == '{"committed": true}'
+
+
 def test_an_out_that_cannot_be_created_is_refused_before_measuring(monkeypatch, capsys):
     monkeypatch.setattr(bench, "machine_state", lambda: pytest.fail("measured before --out"))
     assert bench.run(parse(["--quick", "--out", "/proc/zoo-test/r.json"])) == 2

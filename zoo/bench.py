@@ -283,7 +283,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="intra- and inter-op threads for TensorFlow and PyTorch alike "
         "(default: the CPU cores available)",
     )
-    parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write the results as JSON here (an existing file only with --overwrite)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     parser.add_argument(
         "--profile",
         type=Path,
@@ -1113,6 +1119,11 @@ def run(args: argparse.Namespace) -> int:
 
         try:
             check_output_file(args.out, "--out")
+            if args.out.is_file() and not args.overwrite:
+                raise ValueError(
+                    f"--out: {args.out} exists; pass --overwrite to replace it (committed "
+                    "results are kept otherwise)"
+                )
         except ValueError as error:
             print(f"zoo bench: {error}", file=sys.stderr)
             return 2
