@@ -56,7 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--epochs", type=int, help="number of epochs (the config's)")
     parser.add_argument("--lr", type=float, help="initial learning rate (the config's)")
-    parser.add_argument("--data-dir", type=Path, help="folder holding ptb/, imdb/ or sst/")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="folder holding ptb/, imdb/ or sst/ (or the dataset's own folder); a missing "
+        "dataset is downloaded into its subfolder",
+    )
     parser.add_argument("--out", type=Path, help="results JSON (default results/<run>.json)")
     parser.add_argument(
         "--checkpoint", type=Path, help="checkpoint file (default runs/<OUT name>.ckpt.npz)"

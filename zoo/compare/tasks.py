@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from zoo.data.download import dataset_folder
+
 ADDING_LENGTH = 100  # time steps of the adding problem
 REBER_MAX_LENGTH = 40  # symbols per embedded Reber string (right-padded)
 TRAIN_EXAMPLES = 20_000  # synthetic training set size
@@ -134,13 +136,6 @@ def load_reber(data_dir: Path | None, batch_size: int) -> TaskData:
     return TaskData(_array_stream(*train, batch_size), heldout, shape, TRAIN_EXAMPLES)
 
 
-def _dataset_dir(data_dir: Path | None, folder: str) -> Path | None:
-    """`data_dir/folder` when it exists (data_dir may be the parent), else `data_dir`."""
-    if data_dir is not None and (data_dir / folder).is_dir():
-        return data_dir / folder
-    return data_dir
-
-
 def _heldout_from(batches: Any, rows: int) -> tuple[np.ndarray, np.ndarray]:
     """`rows` examples of a batched dataset, drawn without replacement with `DATA_SEED`
     (validation splits are stored in label order, so the first batches hold one class)."""
@@ -158,7 +153,7 @@ def _text_task(module_name: str, folder: str, max_len: int, vocab_size: int):
 
         module = importlib.import_module(f"zoo.data.{module_name}")
         data = module.datasets(
-            _dataset_dir(data_dir, folder),
+            dataset_folder(data_dir, folder),
             vocab_size=vocab_size,
             max_len=max_len,
             batch_size=batch_size,
@@ -188,7 +183,7 @@ def load_ptb(data_dir: Path | None, batch_size: int) -> TaskData:
     zero state (no state carried between batches, unlike `zoo train ptb`)."""
     from zoo.data import ptb
 
-    corpus = ptb.load(_dataset_dir(data_dir, "ptb"))
+    corpus = ptb.load(dataset_folder(data_dir, "ptb"))
     inputs, targets = ptb.batches(corpus.train, batch_size, PTB_STEPS)
     inputs, targets = inputs.reshape(-1, PTB_STEPS), targets.reshape(-1, PTB_STEPS)
     valid_x, valid_y = ptb.batches(corpus.valid, batch_size, PTB_STEPS)

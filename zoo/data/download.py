@@ -57,8 +57,36 @@ def resolve_data_dir(name: str, data_dir: str | os.PathLike | None = None) -> Pa
         return _folder(Path(data_dir).expanduser(), "data_dir", name)
     root = os.environ.get("ZOO_DATA_DIR")
     if root:
-        return _folder(Path(root).expanduser() / name, "ZOO_DATA_DIR", name)
+        root_path = Path(root).expanduser()
+        if root_path.exists() and not root_path.is_dir():
+            raise ValueError(
+                f"ZOO_DATA_DIR: {root_path} is a file; expected the folder holding {name}/"
+            )
+        return _folder(root_path / name, "ZOO_DATA_DIR", name)
     return cache_root() / name
+
+
+# What shows that a folder holds a dataset itself (rather than the folders of several).
+DATASET_MARKERS = {
+    "ptb": ("ptb.train.txt", "ptb.valid.txt", "ptb.test.txt"),
+    "imdb": ("train.jsonl.gz", "test.jsonl.gz", "unsup.jsonl.gz", "aclImdb"),
+    "sst": ("trees", "SST-2"),
+}
+
+
+def dataset_folder(data_dir: str | os.PathLike | None, name: str) -> Path | None:
+    """The folder of dataset `name` ("ptb", "imdb", "sst") for a `--data-dir` that may name it
+    or the folder above it (`ptb/`, `imdb/`, `sst/`): `data_dir/<name>` when that exists;
+    `data_dir` itself when it is called `<name>` or holds the dataset's files; else
+    `data_dir/<name>`, where a download then puts them. None stays None."""
+    if data_dir is None:
+        return None
+    data_dir = Path(data_dir).expanduser()
+    if (data_dir / name).is_dir():
+        return data_dir / name
+    if data_dir.name == name or any((data_dir / m).exists() for m in DATASET_MARKERS[name]):
+        return data_dir
+    return data_dir / name
 
 
 def _folder(path: Path, argument: str, name: str) -> Path:

@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from zoo.checks import integer_at_least
 from zoo.data.download import (
     DataNotFoundError,
     DownloadError,
@@ -179,6 +180,8 @@ def read_jsonl(
             f"{path}: expected gzip-compressed JSON Lines in UTF-8 ({type(error).__name__}: "
             f"{error})"
         ) from None
+    if not texts:
+        raise ValueError(f"{path}: expected gzip-compressed JSON Lines; it holds no review")
     return texts, np.asarray(found, dtype=np.int32)
 
 
@@ -217,9 +220,18 @@ def read_aclimdb(root: str | os.PathLike, split: str) -> tuple[list[str], np.nda
 
 
 def _read_folder(directory: Path) -> list[str]:
-    """The texts of `directory/<id>_<rating>.txt`, by numeric id."""
+    """The texts of `directory/<id>_<rating>.txt`, by numeric id; a ValueError naming the
+    folder when it holds none, or the file that is not UTF-8 text."""
     paths = sorted(directory.glob("*.txt"), key=_review_id)
-    return [path.read_text(encoding="utf-8") for path in paths]
+    if not paths:
+        raise ValueError(f"{directory}: expected reviews <id>_<rating>.txt; the folder has none")
+    texts = []
+    for path in paths:
+        try:
+            texts.append(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as error:
+            raise ValueError(f"{path}: expected a review in UTF-8 text ({error})") from None
+    return texts
 
 
 def _review_id(path: Path) -> int:
@@ -265,6 +277,7 @@ def datasets(
     the validation reviews. With the defaults: 22,500 / 2,500 / 25,000 reviews, batches of
     (32, 400) int64 ids and (32,) int32 labels.
     """
+    integer_at_least("seed", seed, 0)  # before the data load
     train_texts, train_labels = load_texts("train", data_dir, download)
     test_texts, test_labels = load_texts("test", data_dir, download)
     train_index, validation_index = split_off_validation(

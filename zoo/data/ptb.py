@@ -108,6 +108,9 @@ def load(
     """
     directory = resolve_data_dir("ptb", data_dir)
     paths = {split: directory / name for split, (name, _) in FILES.items()}
+    for path in paths.values():
+        if path.exists() and not path.is_file():
+            raise ValueError(f"{path} is a folder; expected the PTB text file of that name")
     missing = [split for split, path in paths.items() if not path.is_file()]
     if missing:
         _fetch(directory, missing, download, base_url)

@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import tensorflow as tf
 
+from zoo.checks import integer_at_least
 from zoo.data.download import (
     DataNotFoundError,
     DownloadError,
@@ -97,9 +98,13 @@ def load_texts(
     folder = directory / ARCHIVES[source][0]
     if not folder.is_dir():
         _fetch(directory, source, download)
-    if source == "trees":
-        return read_trees(folder / TREE_FILES[split])
-    return read_glue_tsv(folder / GLUE_FILES[split])
+    path = folder / (TREE_FILES if source == "trees" else GLUE_FILES)[split]
+    if not path.is_file():
+        raise DataNotFoundError(
+            f"{path}: missing from {folder}; put the file there, or delete {folder} to have "
+            "the archive downloaded and extracted again"
+        )
+    return read_trees(path) if source == "trees" else read_glue_tsv(path)
 
 
 def resolve_source(directory: Path, source: str) -> str:
@@ -113,46 +118,67 @@ def resolve_source(directory: Path, source: str) -> str:
     return "glue"
 
 
+def _utf8_lines(path: str | os.PathLike, expected: str) -> list[str]:
+    """The lines of `path` split at "\n" only (a sentence may hold other Unicode line breaks),
+    without their "\r\n" / "\n"; a ValueError naming `path` and `expected` when it is not
+    UTF-8 text."""
+    try:
+        with open(path, encoding="utf-8", newline="") as stream:
+            text = stream.read()
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: expected UTF-8 text, {expected} ({error})") from None
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
 def read_trees(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
-    """(sentences, int32 labels) from a PTB-format tree file, neutral roots (label 2) dropped."""
+    """(sentences, int32 labels) from a PTB-format tree file, neutral roots (label 2) dropped;
+    a ValueError naming `path` when it is not UTF-8 or holds no tree."""
+    lines = _utf8_lines(path, "one sentiment tree a line")
+    if not lines:
+        raise ValueError(f"{path}: expected one sentiment tree a line; the file is empty")
     texts, labels = [], []
-    with open(path, encoding="utf-8") as stream:
-        for line_number, line in enumerate(stream, start=1):
-            line = line.strip()
-            root = TREE_LINE.match(line)
-            leaves = TREE_LEAF.findall(line)
-            if root is None or not leaves or line.count("(") != line.count(")"):
-                raise ValueError(
-                    f"{path}, line {line_number}: expected a sentiment tree like "
-                    f"'(3 (2 word) (3 word))', got {line[:60]!r}"
-                )
-            root_label = int(root.group(1))
-            if root_label == 2:
-                continue
-            words = (PTB_ESCAPE.sub(r"\1", BRACKETS.get(leaf, leaf)) for leaf in leaves)
-            texts.append(" ".join(words))
-            labels.append(0 if root_label < 2 else 1)
+    for line_number, line in enumerate(lines, start=1):
+        line = line.strip()
+        root = TREE_LINE.match(line)
+        leaves = TREE_LEAF.findall(line)
+        if root is None or not leaves or line.count("(") != line.count(")"):
+            raise ValueError(
+                f"{path}, line {line_number}: expected a sentiment tree like "
+                f"'(3 (2 word) (3 word))', got {line[:60]!r}"
+            )
+        root_label = int(root.group(1))
+        if root_label == 2:
+            continue
+        words = (PTB_ESCAPE.sub(r"\1", BRACKETS.get(leaf, leaf)) for leaf in leaves)
+        texts.append(" ".join(words))
+        labels.append(0 if root_label < 2 else 1)
     return texts, np.asarray(labels, dtype=np.int32)
 
 
 def read_glue_tsv(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
-    """(sentences, int32 labels) from a GLUE SST-2 TSV with header `sentence<TAB>label`."""
+    """(sentences, int32 labels) from a GLUE SST-2 TSV with header `sentence<TAB>label`; a
+    ValueError naming `path` when it is not UTF-8 or holds no sentence."""
+    lines = _utf8_lines(path, "a GLUE SST-2 TSV")
+    header = lines[0] if lines else ""
+    if header != "sentence\tlabel":
+        raise ValueError(
+            f"{path}, line 1: expected the header 'sentence<TAB>label', got {header!r}"
+        )
+    if len(lines) < 2:
+        raise ValueError(f"{path}: expected sentences after the header; there are none")
     texts, labels = [], []
-    with open(path, encoding="utf-8") as stream:
-        header = stream.readline().rstrip("\r\n")
-        if header != "sentence\tlabel":
+    for line_number, line in enumerate(lines[1:], start=2):
+        fields = line.split("\t")
+        if len(fields) != 2 or fields[1] not in ("0", "1"):
             raise ValueError(
-                f"{path}, line 1: expected the header 'sentence<TAB>label', got {header!r}"
+                f"{path}, line {line_number}: expected 'sentence<TAB>0 or 1', "
+                f"got {line.rstrip()[:60]!r}"
             )
-        for line_number, line in enumerate(stream, start=2):
-            fields = line.rstrip("\r\n").split("\t")
-            if len(fields) != 2 or fields[1] not in ("0", "1"):
-                raise ValueError(
-                    f"{path}, line {line_number}: expected 'sentence<TAB>0 or 1', "
-                    f"got {line.rstrip()[:60]!r}"
-                )
-            texts.append(fields[0].strip())
-            labels.append(int(fields[1]))
+        texts.append(fields[0].strip())
+        labels.append(int(fields[1]))
     return texts, np.asarray(labels, dtype=np.int32)
 
 
@@ -211,6 +237,7 @@ def datasets(
     The `TextVectorization` (see `zoo.data.text`) is fitted on the training split only. With
     the trees: 6,920 / 872 / 1,821 sentences; batches of (32, 64) int64 ids, (32,) int32 labels.
     """
+    integer_at_least("seed", seed, 0)  # before the data load
     directory = resolve_data_dir("sst", data_dir)
     source = resolve_source(directory, source)
     train_texts, train_labels = load_texts("train", directory, source, download)

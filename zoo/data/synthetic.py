@@ -57,6 +57,7 @@ def adding_problem(num_examples: int, length: int, seed: int = 0) -> tuple[np.nd
     """
     positive_int("num_examples", num_examples)
     integer_at_least("length", length, 2)
+    integer_at_least("seed", seed, 0)
     rng = np.random.default_rng(seed)
     values = rng.random((num_examples, length), dtype=np.float32)
     half = length // 2
@@ -130,6 +131,7 @@ def embedded_reber_strings(
     """
     positive_int("num_examples", num_examples)
     integer_at_least("max_length", max_length, EMBEDDED_MIN_LENGTH)
+    integer_at_least("seed", seed, 0)
     rng = np.random.default_rng(seed)
     strings = []
     labels = rng.integers(0, 2, num_examples).astype(np.int32)

@@ -8,6 +8,7 @@ words. Sequences are truncated at the end and padded at the end (right-padded), 
 
 from __future__ import annotations
 
+import numbers
 import re
 import string
 from collections.abc import Sequence
@@ -122,11 +123,15 @@ def split_off_validation(
     The validation part has `round(count * validation_fraction)` examples; a ValueError when
     that leaves either part empty.
     """
-    if not 0.0 < validation_fraction < 1.0:
+    if (
+        isinstance(validation_fraction, bool)
+        or not isinstance(validation_fraction, numbers.Real)
+        or not 0.0 < validation_fraction < 1.0
+    ):
         raise ValueError(
             f"validation_fraction: expected a number in (0, 1), got {validation_fraction!r}"
         )
-    order = np.random.default_rng(seed).permutation(count)
+    order = np.random.default_rng(integer_at_least("seed", seed, 0)).permutation(count)
     validation_count = int(round(count * validation_fraction))
     if not 0 < validation_count < count:
         raise ValueError(

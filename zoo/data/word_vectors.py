@@ -24,7 +24,7 @@ import tensorflow as tf
 from scipy import sparse
 from scipy.sparse import linalg
 
-from zoo.checks import is_integer, positive_int
+from zoo.checks import integer_at_least, is_integer, positive_int
 from zoo.data.text import VECTORIZE_CHUNK, standardize
 
 CONTEXT_POWER = 0.75
@@ -120,6 +120,7 @@ def ppmi_svd_vectors(
             f"dim: expected an integer in [1, {vocab_size - 1}) (below the vocabulary size), "
             f"got {dim!r}"
         )
+    integer_at_least("seed", seed, 0)
     matrix = ppmi(cooccurrence_counts(token_ids(texts, vocabulary), vocab_size, window))
     start = np.random.default_rng(seed).uniform(-1.0, 1.0, vocab_size)
     left, singular, _ = linalg.svds(matrix, k=dim, v0=start)

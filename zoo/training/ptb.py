@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from zoo.checks import positive_int
+from zoo.data.download import dataset_folder
 from zoo.models import configs
 from zoo.training import common
 
@@ -129,9 +130,7 @@ def train_ptb(
         raise ValueError(f"batch_size: {batch_size} rows do not split over {replicas} replicas")
     local_rows = batch_size // replicas
 
-    if data_dir is not None and (Path(data_dir) / "ptb").is_dir():
-        data_dir = Path(data_dir) / "ptb"
-    corpus = ptb.load(data_dir)
+    corpus = ptb.load(dataset_folder(data_dir, "ptb"))
     splits = {
         name: ptb.batches(getattr(corpus, name), batch_size, num_steps)
         for name in ("train", "valid", "test")

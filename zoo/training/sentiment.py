@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.checks import positive_int
+from zoo.data.download import dataset_folder
 from zoo.models import configs
 from zoo.training import common
 
@@ -214,12 +215,8 @@ def run_loggers(log_dir: str | os.PathLike, replicas: int) -> list[keras.callbac
 
 
 def dataset_dir(dataset: str, data_dir: str | os.PathLike | None) -> Path | None:
-    """The dataset's own folder: `data_dir` itself, or `data_dir/<imdb|sst>` when that exists
-    (so --data-dir may name the folder above, as for PTB)."""
-    folder = DATA_FOLDERS[dataset]
-    if data_dir is not None and (Path(data_dir) / folder).is_dir():
-        return Path(data_dir) / folder
-    return None if data_dir is None else Path(data_dir)
+    """The dataset's own folder for `--data-dir` (`zoo.data.download.dataset_folder`)."""
+    return dataset_folder(data_dir, DATA_FOLDERS[dataset])
 
 
 def load_data(dataset: str, data_dir: str | os.PathLike | None, settings: dict, seed: int):
