@@ -97,6 +97,8 @@ def test_data_dir_may_name_the_dataset_or_the_folder_above(tmp_path):
     named.mkdir()
     assert dataset_folder(named, "imdb") == named  # named after the dataset, still empty
     assert dataset_folder(tmp_path / "other", "sst") == tmp_path / "other" / "sst"
+    with pytest.raises(ValueError, match=r"data_dir: .*ptb.train.txt is a file; expected the"):
+        dataset_folder(tmp_path / "ptb.train.txt", "ptb")
 
 
 @pytest.mark.parametrize("seed", [None, -1, 1.5, "7", True])

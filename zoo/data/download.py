@@ -78,10 +78,10 @@ def dataset_folder(data_dir: str | os.PathLike | None, name: str) -> Path | None
     """The folder of dataset `name` ("ptb", "imdb", "sst") for a `--data-dir` that may name it
     or the folder above it (`ptb/`, `imdb/`, `sst/`): `data_dir/<name>` when that exists;
     `data_dir` itself when it is called `<name>` or holds the dataset's files; else
-    `data_dir/<name>`, where a download then puts them. None stays None."""
+    `data_dir/<name>`, where a download then puts them. None stays None; a file is refused."""
     if data_dir is None:
         return None
-    data_dir = Path(data_dir).expanduser()
+    data_dir = _folder(Path(data_dir).expanduser(), "data_dir", name)
     if (data_dir / name).is_dir():
         return data_dir / name
     if data_dir.name == name or any((data_dir / m).exists() for m in DATASET_MARKERS[name]):
