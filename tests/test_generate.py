@@ -57,6 +57,18 @@ def test_bad_arguments_are_named(kwargs, message):
         sample_words(fixed_model([0.0] * 4), **arguments)
 
 
+def test_a_tiny_temperature_draws_the_top_word_and_nothing_is_left_is_an_error():
+    model = fixed_model([0.0, 1.0, 3.0, 2.0])
+    assert sample_words(model, VOCABULARY, "a", 5, temperature=1e-310) == ["b"] * 5
+    with pytest.raises(ValueError, match="exclude: it holds every word of the vocabulary"):
+        sample_words(model, VOCABULARY, "a", 1, exclude=VOCABULARY)
+
+
+def test_a_prompt_word_outside_a_vocabulary_without_unk_is_named():
+    with pytest.raises(ValueError, match="prompt: 'qq' is not in the vocabulary, which has no"):
+        sample_words(fixed_model([0.0] * 4), ["w", "x", "y", "z"], "qq y", 1)
+
+
 def test_numpy_integers_are_integers():
     words = sample_words(fixed_model([0.0] * 4), VOCABULARY, "a", np.int64(2), seed=0)
     assert len(words) == 2

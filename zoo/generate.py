@@ -58,10 +58,16 @@ def sample_words(
     word_to_id = {word: index for index, word in enumerate(vocabulary)}
     if len(word_to_id) != len(vocabulary):
         raise ValueError("vocabulary: expected distinct words (line i is the word of id i)")
-    unknown = word_to_id.get(UNK, 0)
-    ids = [word_to_id.get(word, unknown) for word in words]
+    outside = [word for word in words if word not in word_to_id]
+    if outside and UNK not in word_to_id:
+        raise ValueError(
+            f"prompt: {outside[0]!r} is not in the vocabulary, which has no {UNK} to read it as"
+        )
+    ids = [word_to_id[word if word in word_to_id else UNK] for word in words]
     allowed = np.ones(len(vocabulary), dtype=bool)
     allowed[[word_to_id[word] for word in exclude if word in word_to_id]] = False
+    if not allowed.any():
+        raise ValueError("exclude: it holds every word of the vocabulary; none is left to draw")
     rng = np.random.default_rng(seed)
     drawn = []
     with generic_loop():
@@ -71,8 +77,12 @@ def sample_words(
                 raise ValueError(
                     f"vocabulary: {len(vocabulary)} words, but the model scores {logits.shape[-1]}"
                 )
-            scaled = np.where(allowed, logits.astype("float64") / temperature, -np.inf)
-            probabilities = np.exp(scaled - scaled.max())
+            logits = logits.astype("float64")
+            # Shifted to <= 0 before the division: a tiny temperature then sends the others to
+            # -inf (probability 0), never the top word to +inf.
+            with np.errstate(over="ignore"):
+                scaled = np.where(allowed, (logits - logits[allowed].max()) / temperature, -np.inf)
+            probabilities = np.exp(scaled)
             next_id = int(rng.choice(len(vocabulary), p=probabilities / probabilities.sum()))
             ids.append(next_id)
             drawn.append(vocabulary[next_id])

@@ -25,21 +25,35 @@ def _tensorflow_functions():
     """(forward, backward): the compiled halves, built once on first use."""
     import tensorflow as tf
 
-    @tf.function(jit_compile=True, autograph=False)
-    def forward(labels, logits):
-        """(loss per row, logsumexp per row) of 2-D ``logits`` (rows, classes)."""
-        peak = tf.reduce_max(logits, axis=1, keepdims=True)
-        shifted = logits - peak
-        log_total = tf.math.log(tf.reduce_sum(tf.exp(shifted), axis=1))
-        picked = tf.gather(shifted, labels, axis=1, batch_dims=1)
-        return log_total - picked, log_total + peak[:, 0]
+    def out_of_range(labels, classes):
+        """(rows,) True where a label is not a class id: its loss and gradient are NaN, as
+        Keras's (XLA would clamp the gather index instead)."""
+        return (labels < 0) | (labels >= classes)
 
     @tf.function(jit_compile=True, autograph=False)
-    def backward(labels, logits, log_normalizer, upstream):
-        """upstream * (softmax(logits) - one_hot(labels)), row by row."""
-        probabilities = tf.exp(logits - log_normalizer[:, None])
+    def forward(labels, logits):
+        """(loss per row, max per row, sum exp(logits - max) per row) of 2-D ``logits``
+        (rows, classes)."""
+        peak = tf.reduce_max(logits, axis=1)
+        shifted = logits - peak[:, None]
+        total = tf.reduce_sum(tf.exp(shifted), axis=1)
+        picked = tf.gather(shifted, labels, axis=1, batch_dims=1)
+        invalid = out_of_range(labels, tf.shape(logits)[1])
+        losses = tf.where(
+            invalid, tf.constant(float("nan"), logits.dtype), tf.math.log(total) - picked
+        )
+        return losses, peak, total
+
+    @tf.function(jit_compile=True, autograph=False)
+    def backward(labels, logits, peak, total, upstream):
+        """upstream * (softmax(logits) - one_hot(labels)), row by row; the softmax from the
+        shifted logits, exp(logits - max) / total (subtracting a rounded logsumexp of large
+        logits instead would lose digits)."""
+        probabilities = tf.exp(logits - peak[:, None]) / total[:, None]
         one_hot = tf.one_hot(labels, tf.shape(logits)[1], dtype=logits.dtype)
-        return (probabilities - one_hot) * upstream[:, None]
+        gradient = (probabilities - one_hot) * upstream[:, None]
+        invalid = out_of_range(labels, tf.shape(logits)[1])
+        return tf.where(invalid[:, None], tf.constant(float("nan"), logits.dtype), gradient)
 
     return forward, backward
 
@@ -50,7 +64,9 @@ def _tensorflow_cross_entropy(labels, logits):
     forward, backward = _tensorflow_functions()
     classes = logits.shape[-1] if logits.shape[-1] is not None else tf.shape(logits)[-1]
     flat_labels = tf.reshape(tf.cast(labels, tf.int32), (-1,))
-    # XLA clamps an out-of-range gather index instead of failing: check the labels here.
+    # XLA clamps an out-of-range gather index instead of failing: check the labels here (an
+    # error where assertions run; in an XLA-compiled caller they are dropped, and the loss is
+    # NaN instead, see `forward`).
     checks = [
         tf.debugging.assert_non_negative(flat_labels, message="labels must be >= 0"),
         tf.debugging.assert_less(
@@ -61,10 +77,10 @@ def _tensorflow_cross_entropy(labels, logits):
     @tf.custom_gradient
     def cross_entropy(flat_logits):
         with tf.control_dependencies(checks):
-            losses, log_normalizer = forward(flat_labels, flat_logits)
+            losses, peak, total = forward(flat_labels, flat_logits)
 
         def grad(upstream):
-            return backward(flat_labels, flat_logits, log_normalizer, upstream)
+            return backward(flat_labels, flat_logits, peak, total, upstream)
 
         return losses, grad
 
@@ -81,13 +97,22 @@ def sparse_softmax_cross_entropy(labels, logits):
         logits: unnormalized scores, shape ``S + (classes,)``.
 
     Returns:
-        The losses, shape ``S``, in the dtype of ``logits``.
+        The losses, shape ``S``, in the dtype of ``logits``. A label outside ``[0, classes)``
+        is an error where TensorFlow's assertions run (eager, ``tf.function``); inside an
+        XLA-compiled caller its loss and gradient are NaN, as Keras's are.
     """
     labels = keras.ops.convert_to_tensor(labels)
     logits = keras.ops.convert_to_tensor(logits)
-    if len(labels.shape) == len(logits.shape) and labels.shape[-1] == 1:
+    if len(logits.shape) >= 1 and len(labels.shape) == len(logits.shape) and labels.shape[-1] == 1:
         labels = keras.ops.squeeze(labels, axis=-1)
-    if len(logits.shape) < 1 or tuple(labels.shape) != tuple(logits.shape[:-1]):
+    if (
+        len(logits.shape) < 1
+        or len(labels.shape) != len(logits.shape) - 1
+        or any(
+            a is not None and b is not None and a != b
+            for a, b in zip(labels.shape, logits.shape[:-1])
+        )
+    ):
         raise ValueError(
             "Arguments `labels` and `logits`: expected labels of shape logits.shape[:-1]; "
             f"received labels.shape={tuple(labels.shape)}, logits.shape={tuple(logits.shape)}."
