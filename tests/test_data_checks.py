@@ -70,6 +70,23 @@ def test_imdb_empty_files_and_undecodable_reviews_are_named(tmp_path):
         imdb.read_aclimdb(tmp_path / "aclImdb", "test")
 
 
+def test_a_boolean_label_is_not_a_class(tmp_path):
+    path = tmp_path / "train.jsonl.gz"
+    with gzip.open(path, "wt") as stream:
+        stream.write('{"text": "fine", "label": true}\n')
+    with pytest.raises(ValueError, match=r"line 1: expected a string text and a label of 0 or 1"):
+        imdb.read_jsonl(path)
+
+
+def test_an_unknown_checksum_algorithm_is_refused_before_any_transfer(tmp_path, monkeypatch):
+    import zoo.data.download as download
+
+    monkeypatch.setattr(download, "_copy_response", lambda *a: pytest.fail("transferred"))
+    with pytest.raises(ValueError, match=r"^algorithm: expected a hashlib algorithm"):
+        download.download_file("http://127.0.0.1:9/x", tmp_path / "x", "md6", "0" * 32)
+    assert not list(tmp_path.iterdir())
+
+
 def test_a_folder_where_a_ptb_file_belongs_is_named(tmp_path):
     for name in ("ptb.train.txt", "ptb.valid.txt"):
         (tmp_path / name).write_text("a b\n")

@@ -556,7 +556,8 @@ def test_cli_rejects_bad_config_values_and_unreadable_checkpoints(tiny_ptb, tmp_
         ("layers=1.5", "config: layers: expected a positive integer, got 1.5"),
         ("dropout=1.5", "config: dropout: expected a rate in [0, 1), got 1.5"),
         ("lr=-1", "config: lr: expected a positive number, got -1"),
-        ("lr_decay=0", "config: lr_decay: expected a positive number, got 0"),
+        ("lr_decay=0", "config: lr_decay: expected a number >= 1"),
+        ("lr_decay=0.5", "config: lr_decay: expected a number >= 1 (the learning rate is divided"),
         ("init_scale=-0.1", "config: init_scale: expected a positive number, or null"),
     ]:
         assert main([*common_arguments, *out, "--set", override]) == 1

@@ -140,6 +140,10 @@ def download_file(
         DownloadError: the connection failed, or the server closed before the announced length.
         ChecksumError: the downloaded bytes have another digest (names the URL and both digests).
     """
+    if algorithm not in hashlib.algorithms_available:
+        raise ValueError(
+            f"algorithm: expected a hashlib algorithm such as 'md5' or 'sha256', got {algorithm!r}"
+        )
     destination = Path(destination)
     created = _missing_folders(destination.parent)
     destination.parent.mkdir(parents=True, exist_ok=True)

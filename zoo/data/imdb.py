@@ -197,7 +197,7 @@ def _labelled_review(
             f"{path}, line {line_number}: expected a JSON object with fields "
             f'"text" and "label" ({error})'
         ) from None
-    if not isinstance(text, str) or label not in labels:
+    if not isinstance(text, str) or isinstance(label, bool) or label not in labels:
         allowed = " or ".join(str(value) for value in labels)
         raise ValueError(
             f"{path}, line {line_number}: expected a string text and a label of "

@@ -147,8 +147,10 @@ VALUE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
         ),
         (lambda v: _is_int(v) and v > 0, "a positive integer"),
     ),
-    **dict.fromkeys(
-        ("lr", "lr_decay", "clip"), (lambda v: _is_number(v) and v > 0, "a positive number")
+    **dict.fromkeys(("lr", "clip"), (lambda v: _is_number(v) and v > 0, "a positive number")),
+    "lr_decay": (
+        lambda v: _is_number(v) and v >= 1,
+        "a number >= 1 (the learning rate is divided by it; below 1 it would grow)",
     ),
     "decay_after": (lambda v: _is_int(v) and v >= 0, "a non-negative integer"),
     "dropout": (lambda v: _is_number(v) and 0 <= v < 1, "a rate in [0, 1)"),
@@ -164,8 +166,9 @@ VALUE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
 
 def check_values(settings: dict, argument: str = "config") -> dict:
     """`settings`, if every key of `VALUE_CHECKS` in it holds a value of its kind (positive
-    integers for widths and counts, positive numbers for `lr`, `lr_decay`, `clip`, a rate in
-    [0, 1) for `dropout`, ...); else a ValueError naming `argument`, the key and the value."""
+    integers for widths and counts, positive numbers for `lr` and `clip`, at least 1 for
+    `lr_decay`, a rate in [0, 1) for `dropout`, ...); else a ValueError naming `argument`, the
+    key and the value."""
     for key, value in settings.items():
         check, expected = VALUE_CHECKS.get(key, (lambda v: True, ""))
         if not check(value):
