@@ -136,20 +136,13 @@ def load_reber(data_dir: Path | None, batch_size: int) -> TaskData:
     return TaskData(_array_stream(*train, batch_size), heldout, shape, TRAIN_EXAMPLES)
 
 
-def _heldout_from(batches: Any, rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """`rows` examples of a batched dataset, drawn without replacement with `DATA_SEED`
-    (validation splits are stored in label order, so the first batches hold one class)."""
-    pairs = [(x.numpy(), y.numpy()) for x, y in batches]
-    inputs, labels = np.concatenate([x for x, _ in pairs]), np.concatenate([y for _, y in pairs])
-    chosen = np.random.default_rng(DATA_SEED).permutation(len(inputs))[:rows]
-    return inputs[chosen], labels[chosen]
-
-
 def _text_task(module_name: str, folder: str, max_len: int, vocab_size: int):
     """A loader for a `zoo.data` sentiment dataset (imdb, sst2) with the given vectorization."""
 
     def load(data_dir: Path | None, batch_size: int) -> TaskData:
         import importlib
+
+        from zoo.data.text import dataset_arrays, random_rows
 
         module = importlib.import_module(f"zoo.data.{module_name}")
         data = module.datasets(
@@ -158,7 +151,7 @@ def _text_task(module_name: str, folder: str, max_len: int, vocab_size: int):
             max_len=max_len,
             batch_size=batch_size,
         )
-        heldout = _heldout_from(data.validation, TEXT_HELDOUT_ROWS)
+        heldout = random_rows(*dataset_arrays(data.validation), TEXT_HELDOUT_ROWS, DATA_SEED)
         examples = int(data.train.cardinality()) * batch_size
 
         def batches(seed: int):

@@ -115,6 +115,22 @@ def vectorized_dataset(
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
+def dataset_arrays(batches: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """All (ids, labels) of a batched dataset of pairs as two int32 NumPy arrays."""
+    ids, labels = zip(*((x.numpy(), y.numpy()) for x, y in batches))
+    return np.concatenate(ids).astype(np.int32), np.concatenate(labels).astype(np.int32)
+
+
+def random_rows(
+    x: np.ndarray, y: np.ndarray, rows: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """`rows` rows of (x, y) drawn without replacement with `seed`: a sample whose classes are
+    mixed as in the whole split (the data files list examples by label, so their first rows
+    would hold one class)."""
+    pick = np.random.default_rng(seed).permutation(len(x))[:rows]
+    return x[pick], y[pick]
+
+
 def split_off_validation(
     count: int, validation_fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from zoo.checks import positive_int
 from zoo.data.download import dataset_folder
+from zoo.data.text import dataset_arrays, random_rows
 from zoo.models import configs
 from zoo.training import common
 
@@ -103,14 +104,11 @@ def train_sentiment(
         out = None
     data_dir = dataset_dir(dataset, data_dir)
     data = load_data(dataset, data_dir, settings, seed)
-    train_x, train_y = _arrays(data.train)
+    train_x, train_y = dataset_arrays(data.train)
     validation, test = data.validation, data.test
-    if max_batches is not None:
-        # Seeded random subsets: the data files list the examples by label, so their first
-        # batches would hold one class only.
+    if max_batches is not None:  # seeded random subsets (`random_rows`), not the first batches
         rows = max_batches * settings["batch_size"]
-        pick = np.random.default_rng(seed).permutation(len(train_x))[:rows]
-        train_x, train_y = train_x[pick], train_y[pick]
+        train_x, train_y = random_rows(train_x, train_y, rows, seed)
         validation = _random_batches(validation, rows, settings["batch_size"], seed)
         test = None if test is None else _random_batches(test, rows, settings["batch_size"], seed)
 
@@ -255,17 +253,10 @@ def pretrained_vectors(
 
 
 def _random_batches(batches, rows: int, batch_size: int, seed: int):
-    """`rows` examples drawn at random (seeded: the same every epoch) from all of the batched
-    dataset `batches`, batched again: their classes mixed as in the whole split."""
-    x, y = _arrays(batches)
-    pick = np.random.default_rng(seed).permutation(len(x))[:rows]
-    return tf.data.Dataset.from_tensor_slices((x[pick], y[pick])).batch(batch_size)
-
-
-def _arrays(batches) -> tuple[np.ndarray, np.ndarray]:
-    """All (ids, labels) of a batched dataset as two NumPy arrays, int32."""
-    ids, labels = zip(*((x.numpy(), y.numpy()) for x, y in batches))
-    return np.concatenate(ids).astype(np.int32), np.concatenate(labels).astype(np.int32)
+    """`random_rows` of all of the batched dataset `batches` (the same every epoch), batched
+    again."""
+    sample = random_rows(*dataset_arrays(batches), rows, seed)
+    return tf.data.Dataset.from_tensor_slices(sample).batch(batch_size)
 
 
 def _epoch_batches(x: np.ndarray, y: np.ndarray, settings: dict, seed: int, start_epoch: int):
