@@ -70,10 +70,13 @@ class RunRecord:
     update_seconds: list[float] = field(default_factory=list)
     update_cpu_seconds: list[float] = field(default_factory=list)
 
+    def durations(self, clock: str = "wall") -> list[float]:
+        """The duration of every update on `clock` ("wall" or "cpu")."""
+        return self.update_cpu_seconds if clock == "cpu" else self.update_seconds
+
     def seconds(self, clock: str = "wall") -> list[float] | None:
         """Training seconds ("wall" or "cpu") at each of `updates` (`training_seconds`)."""
-        durations = self.update_cpu_seconds if clock == "cpu" else self.update_seconds
-        return training_seconds(durations, self.updates)
+        return training_seconds(self.durations(clock), self.updates)
 
     def summary(self, task: Task) -> dict[str, Any]:
         """Final metric, first update and seconds at which the target was reached, timing;
@@ -90,7 +93,7 @@ class RunRecord:
             "setup_seconds": self.update_seconds[0],
         }
         for clock, prefix in (("wall", ""), ("cpu", "cpu_")):
-            durations = self.update_cpu_seconds if clock == "cpu" else self.update_seconds
+            durations = self.durations(clock)
             seconds = self.seconds(clock)
             summary[f"{prefix}seconds_to_target"] = (
                 None if first is None or seconds is None else seconds[first]
