@@ -188,3 +188,35 @@ def test_inference_model_computes_the_same_and_round_trips(cell, impl, tmp_path)
     copy.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
     np.testing.assert_allclose(loaded.predict(tokens, verbose=0), want, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "cell,impl,budget",
+    [("lstm", "zoo", "same_width"), ("gru", "zoo", "match:lstm"), ("gru", "keras", "same_width")],
+)
+def test_language_model_saves_and_loads_whole(cell, impl, budget, tmp_path):
+    config = {"base": "small", "units": 12, "num_steps": 6, "dropout": 0.5}
+    model = language_model(cell, impl, config, vocab_size=30, budget=budget, seed=4)
+    x = tokens(vocab=30)
+    first, carried = model(x[:, :4])
+    model.save(tmp_path / "lm.keras")
+    loaded = keras.saving.load_model(tmp_path / "lm.keras", safe_mode=True)
+    assert type(loaded) is type(model) and loaded.get_config() == model.get_config()
+    assert (loaded.cell_name, loaded.impl, loaded.widths) == (cell, impl, model.widths)
+    for copy, original in zip(loaded.weights, model.weights):
+        np.testing.assert_array_equal(copy, original, err_msg=original.path)
+    loaded_first, loaded_carried = loaded(x[:, :4])
+    np.testing.assert_array_equal(loaded_first, first)
+    np.testing.assert_array_equal(loaded(x[:, 4:], loaded_carried)[0], model(x[:, 4:], carried)[0])
+    # the dropout (rate and seed) came back too: same masks in training mode
+    keras.utils.set_random_seed(1)
+    dropped = keras.ops.convert_to_numpy(model(x, training=True)[0])
+    keras.utils.set_random_seed(1)
+    assert loaded.dropouts[0].rate == 0.5
+    np.testing.assert_array_equal(loaded(x, training=True)[0], dropped)
+
+
+def test_language_model_refuses_a_bad_cell_when_built_from_a_config():
+    config = language_model("lstm", "zoo", TINY, vocab_size=50).get_config()
+    with pytest.raises(ValueError, match="cell: expected one of"):
+        zoo.models.LanguageModel.from_config({**config, "cell": "lstmm"})

@@ -94,6 +94,7 @@ def layer_widths(cell: str, units: int, layers: int, budget: str = "same_width")
     return widths
 
 
+@keras.saving.register_keras_serializable(package="zoo")
 class LanguageModel(keras.Model):
     """Embedding -> [Dropout -> recurrent layer] x L -> Dropout -> Dense softmax logits.
 
@@ -102,6 +103,10 @@ class LanguageModel(keras.Model):
     probabilities) and states a list with one entry per layer, each the list of that layer's
     state tensors (LSTM [h, c], GRU [h]), each (batch, width). `zero_states(batch)` gives the
     states of an epoch's start.
+
+    `model.save("lm.keras")` keeps the whole training model (its dropout and its explicit
+    states); `keras.saving.load_model` rebuilds it, with `import zoo`, in safe mode.
+    `inference_model(model)` is the copy for serving.
     """
 
     def __init__(
@@ -117,7 +122,10 @@ class LanguageModel(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        check_cell(cell, impl)
         self.cell_name, self.impl, self.widths = cell, impl, list(widths)
+        self.vocab_size, self.embedding_dim = vocab_size, embedding_dim
+        self.dropout, self.init_scale, self.seed = dropout, init_scale, seed
 
         def init(default: str):
             if init_scale is None:
@@ -161,6 +169,19 @@ class LanguageModel(keras.Model):
             bias_initializer=init("zeros"),
             name="softmax",
         )
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "cell": self.cell_name,
+            "impl": self.impl,
+            "vocab_size": self.vocab_size,
+            "embedding_dim": self.embedding_dim,
+            "widths": list(self.widths),
+            "dropout": self.dropout,
+            "init_scale": self.init_scale,
+            "seed": self.seed,
+        }
 
     def zero_states(self, batch_size: int) -> list[list]:
         """All-zero states for `batch_size` rows: the start of an epoch."""
