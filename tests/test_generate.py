@@ -1,11 +1,14 @@
 """Sampling from a language model: the draws follow softmax(logits / T), seeded, checked."""
 
 import re
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
+from zoo import models
+from zoo.cli import main
 from zoo.generate import sample_words
 
 VOCABULARY = ["<unk>", "a", "b", "c"]
@@ -72,3 +75,117 @@ def test_a_prompt_word_outside_a_vocabulary_without_unk_is_named():
 def test_numpy_integers_are_integers():
     words = sample_words(fixed_model([0.0] * 4), VOCABULARY, "a", np.int64(2), seed=0)
     assert len(words) == 2
+
+
+# ----------------------------------------------------------------------------- zoo generate
+
+
+def save_run(model: keras.Model, run_dir: Path, vocabulary: list[str] = VOCABULARY) -> Path:
+    """A `zoo train ptb`-shaped run directory: model.keras and vocab.txt."""
+    run_dir.mkdir(parents=True)
+    model.save(run_dir / "model.keras")
+    (run_dir / "vocab.txt").write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
+    return run_dir
+
+
+def generate(argv: list[str], capsys) -> tuple[int, str, str]:
+    code = main(["generate", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_cli_prints_the_prompt_and_the_words_sample_words_draws(tmp_path, capsys):
+    model = fixed_model([0.0, 1.0, 0.5, 2.0])
+    run_dir = save_run(model, tmp_path / "run")
+    code, out, err = generate(
+        [str(run_dir), "--prompt", "a b", "--words", "5", "--seed", "3"], capsys
+    )
+    assert code == 0, err
+    expected = sample_words(model, VOCABULARY, "a b", 5, seed=3)
+    assert out == " ".join(["a", "b", *expected]) + "\n"
+    # a .keras file as SOURCE; the prompt's words are printed joined by single spaces
+    argv = ["--prompt", " a\n b ", "--words", "5", "--seed", "3", "--temperature", "0.5"]
+    code, out, err = generate([str(run_dir / "model.keras"), *argv], capsys)
+    assert code == 0, err
+    expected = sample_words(model, VOCABULARY, "a b", 5, temperature=0.5, seed=3)
+    assert out == " ".join(["a", "b", *expected]) + "\n"
+
+
+def test_cli_reads_the_vocabulary_given_by_vocab(tmp_path, capsys):
+    model = fixed_model([0.0, 1.0, 0.5, 2.0])
+    (tmp_path / "lm").mkdir()
+    model.save(tmp_path / "lm" / "model.keras")  # no vocab.txt beside it
+    words = ["<unk>", "x", "y", "z"]
+    (tmp_path / "words.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
+    argv = [str(tmp_path / "lm"), "--prompt", "y", "--words", "4", "--vocab"]
+    code, out, err = generate([*argv, str(tmp_path / "words.txt")], capsys)
+    assert code == 0, err
+    assert out == " ".join(["y", *sample_words(model, words, "y", 4)]) + "\n"
+
+
+def test_cli_keep_unk_lets_unk_be_drawn(tmp_path, capsys):
+    model = fixed_model([10.0, 0.0, 0.0, 0.0])  # <unk> all but certain
+    run_dir = save_run(model, tmp_path / "run")
+    code, out, _ = generate([str(run_dir), "--prompt", "a", "--words", "10"], capsys)
+    assert code == 0 and "<unk>" not in out and len(out.split()) == 11
+    code, out, _ = generate([str(run_dir), "--prompt", "a", "--words", "10", "--keep-unk"], capsys)
+    assert code == 0 and out.split()[1:].count("<unk>") >= 9
+
+
+def test_cli_runs_the_zoo_lstm_inference_model(tmp_path, capsys):
+    vocabulary = ["<unk>", *[f"w{i}" for i in range(11)]]
+    keras.utils.set_random_seed(0)
+    lm = models.language_model("lstm", "zoo", config="small", vocab_size=len(vocabulary))
+    save_run(models.inference_model(lm), tmp_path / "run", vocabulary)
+    code, out, err = generate([str(tmp_path / "run"), "--prompt", "w1 w2", "--words", "4"], capsys)
+    assert code == 0, err
+    words = out.split()
+    assert words[:2] == ["w1", "w2"] and len(words) == 6
+    assert set(words[2:]) <= set(vocabulary[1:])
+
+
+def sentiment_shaped_model() -> keras.Model:
+    tokens = keras.Input((None,), dtype="int32")
+    embedded = keras.layers.Embedding(4, 2)(tokens)
+    pooled = keras.layers.GlobalAveragePooling1D()(embedded)
+    return keras.Model(tokens, keras.layers.Dense(1)(pooled))
+
+
+def test_cli_reports_bad_inputs_in_one_line(tmp_path, capsys):
+    run_dir = save_run(fixed_model([0.0] * 4), tmp_path / "run")
+    missing = tmp_path / "missing"
+
+    def error(*argv: str) -> str:
+        code, out, err = generate([*argv], capsys)
+        assert code == 1 and out == "" and err.count("\n") == 1, (code, out, err)
+        assert err.startswith("zoo generate: ")
+        return err.removeprefix("zoo generate: ").rstrip("\n")
+
+    assert error(str(missing), "--prompt", "a") == (
+        f"{missing}: no such file (expected a .keras file or a run directory holding model.keras)"
+    )
+    assert error(str(run_dir), "--prompt", "a", "--vocab", str(missing)) == (
+        f"{missing}: no such vocabulary file (--vocab, or vocab.txt beside the model)"
+    )
+    assert error(str(run_dir), "--prompt", "a", "--words", "0") == (
+        "--words: expected a positive integer, got 0"
+    )
+    assert error(str(run_dir), "--prompt", "a", "--temperature", "0") == (
+        "--temperature: expected a positive number, got 0.0"
+    )
+    assert error(str(run_dir), "--prompt", " ") == (
+        "prompt: expected a string of at least one word, got ' '"
+    )
+    sentiment = save_run(sentiment_shaped_model(), tmp_path / "sentiment")
+    assert error(str(sentiment), "--prompt", "a") == (
+        f"{sentiment / 'model.keras'}: not a language model (its output has shape (None, 1); "
+        "expected next-word logits (batch, time, vocabulary))"
+    )
+    (tmp_path / "three.txt").write_text("<unk>\na\nb\n", encoding="utf-8")
+    assert error(str(run_dir), "--prompt", "a", "--vocab", str(tmp_path / "three.txt")) == (
+        f"{tmp_path / 'three.txt'}: 3 words, but the model scores 4"
+    )
+    (tmp_path / "twice.txt").write_text("<unk>\na\nb\na\n", encoding="utf-8")
+    assert error(str(run_dir), "--prompt", "a", "--vocab", str(tmp_path / "twice.txt")) == (
+        "vocabulary: expected distinct words (line i is the word of id i)"
+    )

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "bench": ("zoo.bench", "Benchmark zoo layers against Keras built-ins and PyTorch."),
     "export": ("zoo.export", "Export a trained model as a TensorFlow SavedModel."),
+    "generate": ("zoo.generate", "Sample text from a trained PTB language model."),
 }
 
 

@@ -7,17 +7,38 @@ samples the model's own distribution; lower values sharpen it towards the greedy
 Rereading the prefix costs O(n^2) in the text length, which is nothing for a paragraph. The
 model runs on the engine's generic loop (`zoo.layers.engine.generic_loop`): the fused loop would
 compile an XLA program for every new prefix length.
+
+Command line: `zoo generate SOURCE --prompt "the company said" [--words 30] [--temperature 1]
+[--seed 0] [--vocab PATH] [--keep-unk]` where SOURCE is a `.keras` file or a `zoo train ptb` run
+directory holding `model.keras`; the vocabulary is `--vocab` (default `vocab.txt` next to the
+model: one word a line, line i is id i). It prints the prompt (its words joined by single
+spaces) and the drawn words on one line; `--keep-unk` lets `<unk>` be drawn. An input it
+cannot use is reported in one line on stderr (`zoo generate: ...`), exit status 1. Keras is
+imported inside the functions, as in the other subcommand modules.
 """
 
 from __future__ import annotations
 
+import argparse
+import math
 import numbers
+import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
-import numpy as np
+from zoo.export import (
+    MODEL_FILE,
+    VOCAB_FILE,
+    ExportError,
+    load_keras_model,
+    output_shape,
+    read_vocabulary,
+    resolve_model_file,
+)
 
-from zoo.layers.engine import generic_loop
+if TYPE_CHECKING:
+    import keras
 
 UNK = "<unk>"
 
@@ -46,6 +67,11 @@ def sample_words(
     Returns:
         The drawn words (the prompt not included).
     """
+    import keras
+    import numpy as np
+
+    from zoo.layers.engine import generic_loop
+
     words = prompt.split() if isinstance(prompt, str) else []
     if not words:
         raise ValueError(f"prompt: expected a string of at least one word, got {prompt!r}")
@@ -87,3 +113,89 @@ def sample_words(
             ids.append(next_id)
             drawn.append(vocabulary[next_id])
     return drawn
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `zoo generate`."""
+    parser.add_argument(
+        "source",
+        type=Path,
+        help=f"a .keras language model, or a `zoo train ptb` run directory holding {MODEL_FILE}",
+    )
+    parser.add_argument(
+        "--prompt", required=True, help="the words to continue, separated by spaces"
+    )
+    parser.add_argument("--words", type=int, default=30, help="how many words to draw (30)")
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="> 0; the logits are divided by it before the softmax (1.0: the model's own "
+        "distribution; lower: closer to the most probable word)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the draws (0)")
+    parser.add_argument(
+        "--vocab",
+        type=Path,
+        help=f"one word a line, line i is id i (default: {VOCAB_FILE} next to the model)",
+    )
+    parser.add_argument(
+        "--keep-unk", action="store_true", help=f"allow drawing {UNK} (excluded by default)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the prompt and `--words` words drawn after it; 1 with a one-line error."""
+    try:
+        check_options(args.words, args.temperature)
+        model_file = resolve_model_file(args.source)
+        vocab_path = args.vocab or model_file.parent / VOCAB_FILE
+        if not Path(vocab_path).is_file():
+            raise ExportError(
+                f"{vocab_path}: no such vocabulary file (--vocab, or {VOCAB_FILE} beside the model)"
+            )
+        vocabulary = read_vocabulary(vocab_path)
+        model = load_keras_model(model_file)
+        check_language_model(model, model_file, vocabulary, vocab_path)
+        words = sample_words(
+            model,
+            vocabulary,
+            args.prompt,
+            args.words,
+            temperature=args.temperature,
+            seed=args.seed,
+            exclude=() if args.keep_unk else (UNK,),
+        )
+    except (ExportError, OSError, ValueError) as error:
+        print(f"zoo generate: {error}", file=sys.stderr)
+        return 1
+    print(" ".join([*args.prompt.split(), *words]))
+    return 0
+
+
+def check_options(num_words: int, temperature: float) -> None:
+    """A ValueError naming `--words` or `--temperature` when it is out of range."""
+    if num_words < 1:
+        raise ValueError(f"--words: expected a positive integer, got {num_words}")
+    if not (temperature > 0 and math.isfinite(temperature)):
+        raise ValueError(f"--temperature: expected a positive number, got {temperature}")
+
+
+def check_language_model(
+    model: keras.Model, model_file: Path, vocabulary: Sequence[str], vocab_path: Path
+) -> None:
+    """An ExportError unless `model` maps token ids (B, T) to scores (B, T, V) with V the
+    vocabulary's size."""
+    shape = output_shape(model)
+    if len(shape) != 3:
+        raise ExportError(
+            f"{model_file}: not a language model (its output has shape {shape}; expected "
+            "next-word logits (batch, time, vocabulary))"
+        )
+    if shape[-1] is not None and shape[-1] != len(vocabulary):
+        raise ExportError(
+            f"{vocab_path}: {len(vocabulary)} words, but the model scores {shape[-1]}"
+        )
