@@ -235,7 +235,7 @@ def stateless_twin(layer):
     config = layer.get_config()
     config.update(stateful=False, return_state=True, return_sequences=True)
     twin = without_cudnn(layer.__class__.from_config(config))
-    twin.build((None, None, layer.cell.kernel.shape[0]))
+    twin.build((None, None, getattr(layer.cell, "input_dim", None) or layer.cell.kernel.shape[0]))
     twin.cell.set_weights(layer.cell.get_weights())
     return twin
 

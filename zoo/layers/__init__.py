@@ -91,7 +91,10 @@ def count_params(name: str, input_dim: int, units: int, **cell_kwargs) -> int:
     cell_class, _, fixed = _spec(name)
     _check_positive_int("input_dim", input_dim)
     check_units(units)
-    unknown = sorted(set(cell_kwargs) - set(cell_class.cell_arguments))
+    known = set(cell_class.cell_arguments)
+    if cell_class.supports_inputs_projected:
+        known.add("inputs_projected")
+    unknown = sorted(set(cell_kwargs) - known)
     if unknown:
         raise ValueError(
             f"Unknown argument(s) {', '.join(map(repr, unknown))} for cell {name!r} "

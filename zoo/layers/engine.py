@@ -109,16 +109,19 @@ def project(inputs, kernel, bias, dropout_mask, blocks: int):
 
     Args:
         inputs: (batch, d) or (batch, T, d).
-        kernel: (d, blocks * units).
+        kernel: (d, blocks * units); or None for inputs that are ``x W`` already (a cell with
+            ``inputs_projected=True``): then only the bias is added.
         bias: (blocks * units,) or None.
         dropout_mask: None; one (batch, d) mask applied to the inputs; or a list of ``blocks``
-            masks, block k of the kernel seeing ``inputs * mask[k]``.
+            masks, block k of the kernel seeing ``inputs * mask[k]``. None without a kernel.
         blocks: how many gate blocks the kernel holds.
 
     Returns:
         (batch, blocks * units) or (batch, T, blocks * units).
     """
-    if dropout_mask is None:
+    if kernel is None:
+        z = inputs
+    elif dropout_mask is None:
         z = ops.matmul(inputs, kernel)
     elif isinstance(dropout_mask, (list, tuple)):
         kernels = ops.split(kernel, blocks, axis=1)
@@ -131,6 +134,24 @@ def project(inputs, kernel, bias, dropout_mask, blocks: int):
     if bias is not None:
         z = z + bias
     return z
+
+
+def check_inputs_projected(cell: RecurrentCell, inputs_projected: object) -> bool:
+    """``inputs_projected`` as a bool, refused with input ``dropout``: that acts on x_t, before
+    the projection, and such a cell only sees ``x_t W``."""
+    if not isinstance(inputs_projected, bool):
+        raise ValueError(f"inputs_projected: expected True or False, got {inputs_projected!r}")
+    if inputs_projected and not cell.supports_inputs_projected:
+        raise ValueError(
+            f"inputs_projected: {type(cell).__name__} does not take projected inputs (LSTMCell "
+            "and GRUCell do)"
+        )
+    if inputs_projected and cell.dropout:
+        raise ValueError(
+            f"dropout: expected 0 with inputs_projected=True (input dropout acts on x_t, before "
+            f"the projection x_t W that such a cell receives), got {cell.dropout!r}"
+        )
+    return inputs_projected
 
 
 def lookup_argument(module, argument: str, identifier: object):
@@ -205,6 +226,11 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
 
     blocks = 1
     cell_arguments = BASE_CELL_ARGUMENTS
+    # Cells that take `inputs_projected` (LSTMCell, GRUCell) set the first True; with the second
+    # True the inputs are x_t W already and the cell has no kernel. The option is in a config
+    # only when True, so a default config stays equal to the built-in layer's.
+    supports_inputs_projected = False
+    inputs_projected = False
 
     def __init__(
         self,
@@ -268,17 +294,27 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         self.input_dim = None
 
     def build_weights(self, input_shape, bias_shape, bias_initializer=None) -> None:
-        """Create ``kernel`` (d, blocks units), ``recurrent_kernel`` (units, blocks units) and,
-        with ``use_bias``, ``bias`` of ``bias_shape``."""
+        """Create ``kernel`` (d, blocks units; none with ``inputs_projected``),
+        ``recurrent_kernel`` (units, blocks units) and, with ``use_bias``, ``bias`` of
+        ``bias_shape``."""
         self.input_dim = input_shape[-1]
         width = self.blocks * self.units
-        self.kernel = self.add_weight(
-            shape=(self.input_dim, width),
-            name="kernel",
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
+        self.kernel = None
+        if self.inputs_projected:
+            if self.input_dim != width:
+                raise ValueError(
+                    f"Cell '{self.name}' has inputs_projected=True: its inputs are x_t W "
+                    f"already, so their last axis must be {self.blocks} x units = {width}; "
+                    f"received inputs of shape {tuple(input_shape)}."
+                )
+        else:
+            self.kernel = self.add_weight(
+                shape=(self.input_dim, width),
+                name="kernel",
+                initializer=self.kernel_initializer,
+                regularizer=self.kernel_regularizer,
+                constraint=self.kernel_constraint,
+            )
         self.recurrent_kernel = self.add_weight(
             shape=(self.units, width),
             name="recurrent_kernel",
@@ -307,11 +343,14 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         return input_mask, recurrent_mask
 
     @classmethod
-    def param_count(cls, input_dim: int, units: int, use_bias: bool = True, **_) -> int:
+    def param_count(
+        cls, input_dim: int, units: int, use_bias: bool = True, inputs_projected: bool = False, **_
+    ) -> int:
         """``blocks (d units + units^2 + units)``: kernel, recurrent kernel and one bias per
-        block, without the bias terms when ``use_bias=False``. Cells with other weights
-        override it."""
-        return cls.blocks * (input_dim * units + units * units + (units if use_bias else 0))
+        block, without the bias terms when ``use_bias=False`` and without the kernel's
+        ``d units`` when ``inputs_projected``. Cells with other weights override it."""
+        kernel = 0 if inputs_projected else input_dim * units
+        return cls.blocks * (kernel + units * units + (units if use_bias else 0))
 
     def build(self, input_shape):
         """The standard weights: kernel, recurrent kernel and a bias of ``blocks units``."""
@@ -340,7 +379,10 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in sizes]
 
     def get_config(self):
-        return {**super().get_config(), **serialize_cell_arguments(self, self.cell_arguments)}
+        config = {**super().get_config(), **serialize_cell_arguments(self, self.cell_arguments)}
+        if self.inputs_projected:
+            config["inputs_projected"] = True
+        return config
 
 
 def _masked_step(step: Step, zero_output_for_mask: bool) -> Callable:
@@ -448,9 +490,12 @@ def fused_projection(cell: RecurrentCell, sequences, dropout_mask, bias):
     """What a fused loop projects: ``(inputs, kernel, bias)``, that is the sequences with the
     cell's kernel and ``bias`` (its input bias, or None); or, with an input dropout mask, the
     cell's own projection ``project_inputs`` (one mask per gate block) with kernel and bias
+    None; for a cell with ``inputs_projected``, the sequences plus ``bias``, kernel and bias
     None."""
     if dropout_mask is not None:
         return cell.project_inputs(sequences, dropout_mask), None, None
+    if cell.kernel is None:  # inputs_projected: the sequences are x_t W already
+        return (sequences if bias is None else sequences + bias), None, None
     return sequences, cell.kernel, bias
 
 
@@ -562,7 +607,15 @@ class RecurrentLayer(keras.layers.RNN):
         config = super().get_config()
         del config["cell"]
         config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
-        return {**config, **serialize_cell_arguments(self.cell, self.cell_class.cell_arguments)}
+        config.update(serialize_cell_arguments(self.cell, self.cell_class.cell_arguments))
+        if self.cell.inputs_projected:
+            config["inputs_projected"] = True
+        return config
+
+    @property
+    def inputs_projected(self) -> bool:
+        """Whether the inputs are the cell's input projection already (its cell has no kernel)."""
+        return self.cell.inputs_projected
 
     @classmethod
     def from_config(cls, config):

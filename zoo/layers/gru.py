@@ -9,6 +9,7 @@ from zoo.layers.engine import (
     BASE_CELL_ARGUMENTS,
     RecurrentCell,
     RecurrentLayer,
+    check_inputs_projected,
     check_use_cudnn,
     expose_cell_arguments,
     fused_projection,
@@ -59,6 +60,9 @@ class GRUCell(RecurrentCell):
         reset_after: apply the reset gate after the recurrent matmul (True, the cuDNN form)
             or before it (False, the original form).
         seed: random seed for the dropout masks.
+        inputs_projected: if True, the inputs are ``x_t W`` already, (batch, 3 units): the
+            cell has no ``kernel`` and adds only its bias (``zoo.models.inference_model``'s
+            ``fold_embedding`` folds W into the embedding table). Needs ``dropout=0``.
 
     Call arguments:
         inputs: (batch, d). states: ``[h]`` or ``h``, (batch, units). training: bool.
@@ -66,21 +70,31 @@ class GRUCell(RecurrentCell):
     """
 
     blocks = 3
+    supports_inputs_projected = True
     cell_arguments = BASE_CELL_ARGUMENTS + ("reset_after",)
 
-    def __init__(self, units: int, *, reset_after: bool = True, **kwargs):
+    def __init__(
+        self, units: int, *, reset_after: bool = True, inputs_projected: bool = False, **kwargs
+    ):
         super().__init__(units, **kwargs)
         self.reset_after = reset_after
+        self.inputs_projected = check_inputs_projected(self, inputs_projected)
         self.state_size = self.units
 
     @staticmethod
     def param_count(
-        input_dim: int, units: int, use_bias: bool = True, reset_after: bool = True, **_
+        input_dim: int,
+        units: int,
+        use_bias: bool = True,
+        reset_after: bool = True,
+        inputs_projected: bool = False,
+        **_,
     ) -> int:
         """``3 (d units + units^2 + units)`` (+ ``3 units`` with reset_after); no bias terms
-        with ``use_bias=False``."""
+        with ``use_bias=False``, no kernel (``d units``) with ``inputs_projected``."""
         biases = (2 if reset_after else 1) if use_bias else 0
-        return 3 * (input_dim * units + units * units + biases * units)
+        kernel = 0 if inputs_projected else input_dim * units
+        return 3 * (kernel + units * units + biases * units)
 
     def build(self, input_shape):
         width = 3 * self.units
@@ -186,6 +200,8 @@ class GRU(RecurrentLayer):
         use_cudnn: accepted for code written for the built-in layer: "auto" or False, which
             mean the same here, since zoo layers never run cuDNN; True is an error. Like the
             built-in's, it is not part of the config.
+        inputs_projected: as in ``zoo.layers.GRUCell`` (the built-in layer has no such option;
+            the weights are then ``recurrent_kernel`` and ``bias``).
         **kwargs: base layer arguments (name, dtype, trainable, zero_output_for_mask).
 
     Call arguments:
@@ -223,6 +239,7 @@ class GRU(RecurrentLayer):
         unroll: bool = False,
         reset_after: bool = True,
         use_cudnn: str | bool = "auto",
+        inputs_projected: bool = False,
         **kwargs,
     ):
         check_use_cudnn(use_cudnn)
@@ -244,6 +261,7 @@ class GRU(RecurrentLayer):
             recurrent_dropout=recurrent_dropout,
             reset_after=reset_after,
             seed=seed,
+            inputs_projected=inputs_projected,
             dtype=kwargs.get("dtype"),
             trainable=kwargs.get("trainable", True),
             name="gru_cell",

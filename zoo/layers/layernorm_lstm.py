@@ -60,6 +60,7 @@ class LayerNormLSTMCell(LSTMCell):
     Returns ``(h_t, [h_t, c_t])``.
     """
 
+    supports_inputs_projected = False  # its weights and counts assume a kernel
     cell_arguments = LSTMCell.cell_arguments + ("epsilon",)
 
     def __init__(self, units: int, *, epsilon: float = 1e-3, **kwargs):

@@ -9,6 +9,7 @@ from zoo.layers.engine import (
     BASE_CELL_ARGUMENTS,
     RecurrentCell,
     RecurrentLayer,
+    check_inputs_projected,
     check_use_cudnn,
     expose_cell_arguments,
     fused_projection,
@@ -55,6 +56,9 @@ class LSTMCell(RecurrentCell):
         dropout: float in [0, 1), fraction of the input units to drop (training only).
         recurrent_dropout: float in [0, 1), fraction of the recurrent units to drop.
         seed: random seed for the dropout masks.
+        inputs_projected: if True, the inputs are ``x_t W`` already, (batch, 4 units): the
+            cell has no ``kernel`` and adds only its bias (``zoo.models.inference_model``'s
+            ``fold_embedding`` folds W into the embedding table). Needs ``dropout=0``.
 
     Call arguments:
         inputs: (batch, d). states: ``[h, c]``, each (batch, units). training: bool.
@@ -62,11 +66,20 @@ class LSTMCell(RecurrentCell):
     """
 
     blocks = 4
+    supports_inputs_projected = True
     cell_arguments = BASE_CELL_ARGUMENTS + ("unit_forget_bias",)
 
-    def __init__(self, units: int, *, unit_forget_bias: bool = True, **kwargs):
+    def __init__(
+        self,
+        units: int,
+        *,
+        unit_forget_bias: bool = True,
+        inputs_projected: bool = False,
+        **kwargs,
+    ):
         super().__init__(units, **kwargs)
         self.unit_forget_bias = unit_forget_bias
+        self.inputs_projected = check_inputs_projected(self, inputs_projected)
         self.state_size = [self.units, self.units]
 
     def build(self, input_shape):
@@ -157,6 +170,8 @@ class LSTM(RecurrentLayer):
         use_cudnn: accepted for code written for the built-in layer: "auto" or False, which
             mean the same here, since zoo layers never run cuDNN; True is an error. Like the
             built-in's, it is not part of the config.
+        inputs_projected: as in ``zoo.layers.LSTMCell`` (the built-in layer has no such option;
+            the weights are then ``recurrent_kernel`` and ``bias``).
         **kwargs: base layer arguments (name, dtype, trainable, zero_output_for_mask).
 
     Call arguments:
@@ -194,6 +209,7 @@ class LSTM(RecurrentLayer):
         stateful: bool = False,
         unroll: bool = False,
         use_cudnn: str | bool = "auto",
+        inputs_projected: bool = False,
         **kwargs,
     ):
         check_use_cudnn(use_cudnn)
@@ -215,6 +231,7 @@ class LSTM(RecurrentLayer):
             dropout=dropout,
             recurrent_dropout=recurrent_dropout,
             seed=seed,
+            inputs_projected=inputs_projected,
             dtype=kwargs.get("dtype"),
             trainable=kwargs.get("trainable", True),
             name="lstm_cell",

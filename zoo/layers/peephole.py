@@ -53,6 +53,7 @@ class PeepholeLSTMCell(LSTMCell):
     Returns ``(h_t, [h_t, c_t])``.
     """
 
+    supports_inputs_projected = False  # its weights and counts assume a kernel
     cell_arguments = LSTMCell.cell_arguments + (
         "peephole_initializer",
         "peephole_regularizer",

@@ -1,6 +1,7 @@
 """The zoo's models: the PTB language model and the sentiment classifier."""
 
 from zoo.models.classifier import SequencePooling, sentiment_classifier
+from zoo.models.folding import fold_embedding
 from zoo.models.language_model import (
     LanguageModel,
     inference_model,
@@ -12,6 +13,7 @@ from zoo.models.language_model import (
 __all__ = [
     "LanguageModel",
     "SequencePooling",
+    "fold_embedding",
     "inference_model",
     "language_model",
     "layer_widths",

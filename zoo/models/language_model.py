@@ -15,7 +15,7 @@ import keras
 
 from zoo import layers as zoo_layers
 from zoo.checks import positive_int
-from zoo.models import configs
+from zoo.models import configs, folding
 
 IMPLS = ("zoo", "keras")
 # cell name -> (Keras layer class name, fixed arguments) for impl="keras"
@@ -204,14 +204,27 @@ class LanguageModel(keras.Model):
         return self.decoder(x), new_states
 
 
-def inference_model(model: LanguageModel) -> keras.Model:
+def inference_model(model: LanguageModel, fold_embedding: bool = False) -> keras.Model:
     """A Sequential copy of `model` for saving and serving: token ids (B, T) -> logits (B, T, V).
 
     Embedding -> the recurrent layers (same configs, returning sequences but not states) ->
     Dense, with `model`'s weights; no Dropout (inference only) and no explicit states: each call
     starts from zero states. It saves as a `.keras` file that loads with `import zoo` in safe
     mode, and `zoo.export.export_saved_model(..., task="language_model")` exports it.
+
+    With `fold_embedding`, the copy is `zoo.models.fold_embedding`'s: its Embedding holds E W,
+    the table times the first layer's kernel, and that layer takes `inputs_projected=True`, so
+    the first input matmul becomes a row lookup (same logits to float32 rounding; the table is
+    4x the embedding for the same-width LSTM, 3x for the GRU). Needs `impl="zoo"` and cell
+    lstm, gru or gru_v1.
     """
+    if not isinstance(fold_embedding, bool):
+        raise ValueError(f"fold_embedding: expected True or False, got {fold_embedding!r}")
+    if fold_embedding and not getattr(model.recurrent[0].cell, "supports_inputs_projected", False):
+        raise ValueError(
+            f"fold_embedding: needs a zoo layer with `inputs_projected` (impl='zoo', cell lstm, "
+            f"gru or gru_v1); this model has cell {model.cell_name!r}, impl {model.impl!r}"
+        )
     layers: list[keras.layers.Layer] = [keras.Input((None,), dtype="int32", name="token_ids")]
     for layer in [model.embedding, *model.recurrent, model.decoder]:
         config = layer.get_config()
@@ -221,7 +234,7 @@ def inference_model(model: LanguageModel) -> keras.Model:
     sequential = keras.Sequential(layers, name=model.name)
     for copy, layer in zip(sequential.layers, [model.embedding, *model.recurrent, model.decoder]):
         copy.set_weights(layer.get_weights())
-    return sequential
+    return folding.fold_embedding(sequential) if fold_embedding else sequential
 
 
 def language_model(
