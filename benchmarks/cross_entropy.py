@@ -83,7 +83,7 @@ def main() -> None:
         calls["loss+gradient, torch"] = torch_loss_step
     for name, model_config in (("shared part", shared), ("zoo-lstm model", config)):
         for loss in ("keras", "zoo"):
-            runner = bench.build_runner(zoo_lstm, model_config, loss)
+            runner = bench.build_runner(zoo_lstm, model_config, loss, fold=False)
             calls[f"{name} train step, {loss}"] = runner.train_step
 
     for call in calls.values():

@@ -68,7 +68,7 @@ def main() -> None:
     args = parser.parse_args()
     entry = bench.Entry(bench.CONTENDERS_BY_NAME[args.contender], "auto")
     threads = bench.pin_threads(args.threads, [entry])
-    runner = bench.build_runner(entry, bench.CONFIGS[args.config])
+    runner = bench.build_runner(entry, bench.CONFIGS[args.config], fold=False)
     step = runner.train_step if args.mode == "train" else runner.infer_step
     for _ in range(WARM_UP_STEPS):
         step()

@@ -89,7 +89,7 @@ def layer_steps(layer_class: type, config) -> dict:
 
 def model_steps(layer_class: type, config) -> dict:
     """{"train", "forward"}: a training batch and a forward pass of the bench's model."""
-    runner = bench.keras_runner(layer_class, config, "auto", "zoo")
+    runner = bench.keras_runner(layer_class, config, "auto", "zoo", fold=False)
     return {"train": runner.train_step, "forward": runner.infer_step}
 
 

@@ -69,7 +69,8 @@ def main() -> None:
 
     bench.pin_threads(args.threads, [entry for entry, _ in models.values()])
     runners = {
-        label: bench.build_runner(entry, cfg, args.loss) for label, (entry, cfg) in models.items()
+        label: bench.build_runner(entry, cfg, args.loss, fold=False)
+        for label, (entry, cfg) in models.items()
     }
     for runner in runners.values():
         bench.warm_up(runner)

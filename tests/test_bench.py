@@ -42,6 +42,13 @@ def test_flops_per_token_follow_the_documented_formula():
         assert bench.train_flops_per_token(cell, small) == 3 * bench.forward_flops_per_token(
             cell, small
         )
+        gates = bench.GATES[cell]  # the folded model skips the first layer's input matmul
+        assert (
+            bench.folded_forward_flops_per_token(cell, medium)
+            == bench.forward_flops_per_token(cell, medium) - 2 * gates * 650 * 650
+        )
+    shared = bench.ModelConfig("shared", hidden=8, num_layers=0, unroll=3)
+    assert bench.folded_forward_flops_per_token("lstm", shared) == 2 * 8 * 10_000
 
 
 def test_configs_are_the_ptb_small_and_medium_models():
@@ -120,6 +127,19 @@ def test_targets_use_ratios_of_medians():
     assert verdicts[("train gru zoo/keras >= 1.15", "zoo-gru")]["met"] is None
     medium = bench.evaluate_targets(results, "medium")
     assert not any("torch" in v["target"] for v in medium)
+    assert not any("folded" in v["target"] for v in medium)  # no folded results: no verdict
+
+
+def test_folded_inference_is_compared_with_the_builtins_plain_inference():
+    zoo = fake_result("zoo", "lstm", train=1200, infer=1100, rss=500)
+    keras = fake_result("keras", "lstm", train=1000, infer=1000, rss=400)
+    zoo["infer_folded"] = {"median": 1160.0, "samples": [1100.0, 1200.0, 1160.0]}
+    keras["infer"]["samples"] = [1000.0, 1000.0, 1000.0]
+    verdicts = {v["target"]: v for v in bench.evaluate_targets([zoo, keras], "medium")}
+    folded = verdicts["infer (folded embedding) lstm zoo/keras >= 1.15"]
+    assert folded["ratio"] == pytest.approx(1.16) and folded["met"] is True
+    assert folded["per_round"]["median"] == pytest.approx(1.16)
+    assert verdicts["infer lstm zoo/keras >= 1.15"]["met"] is False
 
 
 def test_per_round_ratios_pair_the_samples_of_each_round():
@@ -214,7 +234,8 @@ def test_tiny_run_writes_the_json_report(monkeypatch, tmp_path, capsys):
         bench, "measure_memory_of", keras_memory_in_process(bench.measure_memory_of)
     )
     out = tmp_path / "bench.json"
-    argv = ["--contenders", "keras-gru,torch-gru", "--jit-compile", "off", "--loss", "keras"]
+    argv = ["--contenders", "zoo-gru,keras-gru,torch-gru", "--jit-compile", "off"]
+    argv += ["--loss", "keras"]
     argv += ["--repeats", "2", "--steps", "1", "--out", str(out)]
     assert bench.run(parse(argv)) == 0
     report = json.loads(out.read_text())
@@ -232,8 +253,12 @@ def test_tiny_run_writes_the_json_report(monkeypatch, tmp_path, capsys):
     assert report["meta"]["loss"] == bench.LOSSES["keras"]
     assert isinstance(report["meta"]["tensorflow_onednn"], bool)
     ran = {result["contender"] for result in report["results"]}
-    assert ran | set(report["skipped"]) == {"keras-gru", "torch-gru"}
-    assert "keras-gru" in ran
+    assert ran | set(report["skipped"]) == {"zoo-gru", "keras-gru", "torch-gru"}
+    assert {"zoo-gru", "keras-gru"} <= ran
+    folded = {result["contender"] for result in report["results"] if "infer_folded" in result}
+    assert folded == {"zoo-gru"}
+    targets = {item["target"]: item for item in report["targets"]}
+    assert targets["infer (folded embedding) gru zoo/keras >= 1.15"]["ratio"] > 0
     for result in report["results"]:
         assert len(result["train"]["samples"]) == 2 and result["infer"]["median"] > 0
         assert result["memory"]["rss_peak_mib"] >= result["memory"]["rss_after_import_mib"] > 0
@@ -244,6 +269,7 @@ def test_tiny_run_writes_the_json_report(monkeypatch, tmp_path, capsys):
             assert result["jit_compile"] is False and result["jit_request"] == "off"
     printed = capsys.readouterr().out
     assert "keras-gru.jit-off" in printed and "targets" in printed
+    assert "inference with the embedding folded (zoo.models.fold_embedding):" in printed
     assert f"loss of the Keras models: {bench.LOSSES['keras']}; TensorFlow oneDNN ops: " in printed
     assert not out.with_name(f".{out.name}.tmp").exists()
 
@@ -264,7 +290,18 @@ def checked_runner(name: str, config: bench.ModelConfig) -> bench.Runner:
 
 @pytest.mark.parametrize("name", ["zoo-lstm", "zoo-gru"])
 def test_zoo_contender_trains_and_infers(name):
-    assert checked_runner(name, TINY).jit_compile is False
+    runner = checked_runner(name, TINY)
+    assert runner.jit_compile is False
+    shape = (bench.BATCH_SIZE, TINY.unroll, bench.VOCAB_SIZE)
+    assert tuple(runner.folded_infer_step().shape) == shape
+    assert list(runner.steps()) == ["train", "infer", "infer_folded"]
+    entry = bench.Entry(bench.CONTENDERS_BY_NAME[name], "off")
+    assert bench.build_runner(entry, TINY, fold=False).folded_infer_step is None
+
+
+def test_keras_contenders_have_no_folded_model():
+    runner = checked_runner("keras-lstm", TINY)
+    assert runner.folded_infer_step is None and list(runner.steps()) == ["train", "infer"]
 
 
 def test_load_warning_only_when_the_cores_were_busy_at_the_start():

@@ -15,7 +15,12 @@ What is measured, all in one process, the contenders alternating round-robin:
   Keras's `SparseCategoricalCrossentropy(from_logits=True)`; same values, zoo's is faster on
   TensorFlow (`benchmarks/cross_entropy.py`);
 - inference throughput in words/s: the forward pass to the logits (a `tf.function` of the
-  model with the model's jit_compile setting; `torch.inference_mode()` for PyTorch).
+  model with the model's jit_compile setting; `torch.inference_mode()` for PyTorch);
+- for the zoo contenders, also the inference throughput of the same model with its embedding
+  folded into the first layer's input projection (`zoo.models.fold_embedding`: the Embedding
+  holds E W and the first layer takes `inputs_projected=True`), which Keras's layers cannot
+  do. It is a separate row and a separate target ("infer (folded embedding)"), measured against
+  the built-in's plain inference; the memory workers do not run it.
 The first (tracing / compiling) step of each is timed and reported apart, then excluded; each
 timed block of batches follows one untimed batch of the same contender.
 Peak resident memory (RSS, MiB) is measured for each contender in a subprocess of its own.
@@ -34,6 +39,7 @@ with d the layer's input width (= h here), h its units, V = 10000. Biases, gate 
 the softmax and the other elementwise terms are not counted (under 1% of the total here).
 forward = the sum over the layers and the projection; training = 3 * forward (the forward
 product plus two backward products, for the input and for the weight gradient, per matmul).
+The folded model's forward pass saves the first layer's input matmul, 2 * gates*h * d.
 The fraction of peak is achieved FLOP/s (words/s * FLOPs per token) over the machine's matmul
 peak, measured in the same run, before and after every round, as the best float32 1024 x 1024
 matmul GFLOP/s of TensorFlow (and PyTorch, when importable) under the same thread settings.
@@ -140,38 +146,60 @@ class Entry:
 
 @dataclass(frozen=True)
 class Target:
-    """An issue target: metric ratio zoo / `baseline` compared with `threshold`."""
+    """An issue target: zoo's `metric` over the `baseline` contender's `baseline_metric` (by
+    default the same metric) compared with `threshold`."""
 
     metric: str
     baseline: str
     at_least: bool
     threshold: float
     configs: tuple[str, ...]
+    baseline_metric: str | None = None
+
+    @property
+    def compared_metric(self) -> str:
+        return self.baseline_metric or self.metric
 
     def is_met(self, ratio: float) -> bool:
         return ratio >= self.threshold if self.at_least else ratio <= self.threshold
 
     def describe(self, cell: str) -> str:
         sign = ">=" if self.at_least else "<="
-        return f"{self.metric} {cell} zoo/{self.baseline} {sign} {self.threshold:g}"
+        label = METRIC_LABELS.get(self.metric, self.metric)
+        return f"{label} {cell} zoo/{self.baseline} {sign} {self.threshold:g}"
+
+
+# Throughput metrics: "infer_folded" only for the zoo contenders (see the module docstring).
+THROUGHPUT_METRICS = ("train", "infer", "infer_folded")
+METRIC_LABELS = {"infer_folded": "infer (folded embedding)"}
 
 
 TARGETS: tuple[Target, ...] = (
     Target("train", "keras", True, 1.15, ("small", "medium")),
     Target("train", "torch", True, 1.0, ("small",)),
     Target("infer", "keras", True, 1.15, ("small", "medium")),
+    Target("infer_folded", "keras", True, 1.15, ("small", "medium"), baseline_metric="infer"),
     Target("rss", "keras", False, 1.2, ("small", "medium")),
 )
 
 
 @dataclass
 class Runner:
-    """A built model: one call of `train_step` / `infer_step` processes one batch."""
+    """A built model: one call of `train_step` / `infer_step` processes one batch;
+    `folded_infer_step`, the folded model's inference, only for the zoo contenders."""
 
     train_step: Callable[[], object]
     infer_step: Callable[[], object]
     jit_compile: bool | None
     profile: Callable[[Path], None]
+    folded_infer_step: Callable[[], object] | None = None
+
+    def steps(self) -> dict[str, Callable[[], object]]:
+        """The throughput metric -> the step it times (THROUGHPUT_METRICS, those it has)."""
+        steps = {"train": self.train_step, "infer": self.infer_step}
+        if self.folded_infer_step is not None:
+            steps["infer_folded"] = self.folded_infer_step
+        return steps
 
 
 # ----------------------------------------------------------------------------- FLOPs
@@ -188,16 +216,24 @@ def forward_flops_per_token(cell: str, config: ModelConfig) -> int:
     return layers + 2 * config.hidden * VOCAB_SIZE
 
 
+def folded_forward_flops_per_token(cell: str, config: ModelConfig) -> int:
+    """The forward FLOPs of the folded model (`zoo.models.fold_embedding`): without the first
+    layer's input matmul, 2 * gates*h * d (d = h, the embedding width)."""
+    saved = 2 * GATES[cell] * config.hidden * config.hidden if config.num_layers else 0
+    return forward_flops_per_token(cell, config) - saved
+
+
 def train_flops_per_token(cell: str, config: ModelConfig) -> int:
     """Matmul FLOPs of one training step per token: 3 x forward."""
     return 3 * forward_flops_per_token(cell, config)
 
 
 def flops_table(config: ModelConfig) -> dict[str, dict[str, int]]:
-    """FLOPs per token, forward and train, for each cell type."""
+    """FLOPs per token, forward, folded forward and train, for each cell type."""
     return {
         cell: {
             "forward": forward_flops_per_token(cell, config),
+            "forward_folded": folded_forward_flops_per_token(cell, config),
             "train": train_flops_per_token(cell, config),
         }
         for cell in GATES
@@ -454,14 +490,17 @@ def tensorflow_profiler(
     return profile
 
 
-def build_keras_runner(entry: Entry, config: ModelConfig, loss: str) -> Runner:
+def build_keras_runner(entry: Entry, config: ModelConfig, loss: str, fold: bool = True) -> Runner:
     """Train and inference steps of the Keras model of a zoo or Keras contender."""
-    return keras_runner(resolve_impl(entry.contender), config, entry.jit_request, loss)
+    return keras_runner(resolve_impl(entry.contender), config, entry.jit_request, loss, fold)
 
 
-def keras_runner(layer_class: type, config: ModelConfig, jit_request: str, loss: str) -> Runner:
+def keras_runner(
+    layer_class: type, config: ModelConfig, jit_request: str, loss: str, fold: bool = True
+) -> Runner:
     """Train and inference steps of the Keras model with `layer_class` as its recurrent layers
-    (`build_keras_model`), on the synthetic batches in turn."""
+    (`build_keras_model`), on the synthetic batches in turn; with `fold`, for a zoo layer that
+    takes projected inputs, also the folded model's inference step."""
     import tensorflow as tf
 
     model = build_keras_model(layer_class, config, jit_request, loss)
@@ -478,7 +517,26 @@ def keras_runner(layer_class: type, config: ModelConfig, jit_request: str, loss:
     def infer_step() -> object:
         return forward(next_batch()[0])
 
-    return Runner(train_step, infer_step, bool(model.jit_compile), tensorflow_profiler(train_step))
+    folded_infer_step = None
+    cell_class = getattr(layer_class, "cell_class", None)
+    if fold and config.num_layers and getattr(cell_class, "supports_inputs_projected", False):
+        from zoo.models import fold_embedding
+
+        folded = fold_embedding(model)
+        folded_forward = tf.function(
+            lambda inputs: folded(inputs, training=False), jit_compile=model.jit_compile
+        )
+
+        def folded_infer_step() -> object:
+            return folded_forward(next_batch()[0])
+
+    return Runner(
+        train_step,
+        infer_step,
+        bool(model.jit_compile),
+        tensorflow_profiler(train_step),
+        folded_infer_step,
+    )
 
 
 def torch_language_model(layer_class: type, config: ModelConfig) -> object:
@@ -555,10 +613,11 @@ def build_torch_runner(entry: Entry, config: ModelConfig) -> Runner:
     return Runner(train_step, infer_step, None, torch_profiler(train_step))
 
 
-def build_runner(entry: Entry, config: ModelConfig, loss: str = "zoo") -> Runner:
-    """The runner of an entry, by framework; `loss` (a key of LOSSES) is the Keras models'."""
+def build_runner(entry: Entry, config: ModelConfig, loss: str = "zoo", fold: bool = True) -> Runner:
+    """The runner of an entry, by framework; `loss` (a key of LOSSES) is the Keras models';
+    `fold`: build the zoo contenders' folded models too (the memory workers do not)."""
     if entry.contender.is_keras:
-        return build_keras_runner(entry, config, loss)
+        return build_keras_runner(entry, config, loss, fold)
     return build_torch_runner(entry, config)
 
 
@@ -579,13 +638,12 @@ def words_per_second(step: Callable[[], object], calls: int, config: ModelConfig
 
 
 def warm_up(runner: Runner) -> dict[str, float]:
-    """Time the first (tracing / compiling) train and inference calls, then one more of each."""
+    """Time the first (tracing / compiling) call of each step, then make one more of each."""
     first = {
-        "train_first_step_s": seconds_for(runner.train_step, 1),
-        "infer_first_step_s": seconds_for(runner.infer_step, 1),
+        f"{metric}_first_step_s": seconds_for(step, 1) for metric, step in runner.steps().items()
     }
-    runner.train_step()
-    runner.infer_step()
+    for step in runner.steps().values():
+        step()
     return first
 
 
@@ -615,13 +673,13 @@ def settled_words_per_second(step: Callable[[], object], calls: int, config: Mod
 def run_round(
     runners: dict[Entry, Runner], config: ModelConfig, steps: int, shift: int
 ) -> dict[Entry, dict[str, float]]:
-    """One pass over the entries (starting at `shift`): training then inference words/s each."""
+    """One pass over the entries (starting at `shift`): the words/s of each step of each
+    (training, inference, and folded inference where there is one)."""
     samples = {}
     for entry in rotated(list(runners), shift):
-        runner = runners[entry]
         samples[entry] = {
-            "train": settled_words_per_second(runner.train_step, steps, config),
-            "infer": settled_words_per_second(runner.infer_step, steps, config),
+            metric: settled_words_per_second(step, steps, config)
+            for metric, step in runners[entry].steps().items()
         }
     return samples
 
@@ -638,7 +696,9 @@ def measure_rounds(
         rounds.append(run_round(runners, config, steps, round_index))
         peaks.append(matmul_peak(frameworks))
     throughput = {
-        entry: {mode: summarize([r[entry][mode] for r in rounds]) for mode in ("train", "infer")}
+        entry: {
+            metric: summarize([r[entry][metric] for r in rounds]) for metric in rounds[0][entry]
+        }
         for entry in runners
     }
     return throughput, {key: max(peak[key] for peak in peaks) for key in peaks[0]}
@@ -731,7 +791,7 @@ def run_worker(payload: dict[str, object]) -> dict[str, float | bool | None]:
     importlib.import_module(framework_module(entry))
     pin_threads(payload["threads"], [entry])
     after_import = peak_rss_mib()
-    runner = build_runner(entry, config, payload["loss"])
+    runner = build_runner(entry, config, payload["loss"], fold=False)
     warm_up(runner)
     seconds_for(runner.train_step, payload["steps"])
     seconds_for(runner.infer_step, payload["steps"])
@@ -774,10 +834,11 @@ def start_memory_workers(
 
 
 def entry_metric(result: dict, metric: str) -> float | None:
-    """The median words/s ("train", "infer") or peak RSS MiB ("rss") of an entry's result."""
+    """The median words/s (THROUGHPUT_METRICS) or peak RSS MiB ("rss") of an entry's result;
+    None where it has none (no folded model)."""
     if metric == "rss":
         return result["memory"].get("rss_peak_mib")
-    return result[metric]["median"]
+    return (result.get(metric) or {}).get("median")
 
 
 def find_result(results: Sequence[dict], framework: str, cell: str, jit: str | None) -> dict | None:
@@ -796,20 +857,24 @@ def evaluate_targets(results: Sequence[dict], config_name: str) -> list[dict]:
         if config_name not in target.configs:
             continue
         for zoo in (result for result in results if result["framework"] == "zoo"):
+            if entry_metric(zoo, target.metric) is None and target.metric != "rss":
+                continue  # e.g. no folded model (a JSON from before it was measured)
             baseline = find_result(results, target.baseline, zoo["cell"], zoo["jit_request"])
             verdicts.append(verdict(target, zoo, baseline))
     return verdicts
 
 
-def paired_ratios(zoo: dict, baseline: dict, metric: str) -> dict[str, float] | None:
-    """The per-round ratios zoo / baseline of a throughput metric ("train", "infer"): the two
-    were timed in the same round, so a change of the machine's load between rounds cancels.
-    Their median and quartiles (q1, q3: the middle half of the rounds); None for peak RSS
-    (one sample each) or when the sample series differ in length."""
+def paired_ratios(
+    zoo: dict, baseline: dict, metric: str, baseline_metric: str | None = None
+) -> dict[str, float] | None:
+    """The per-round ratios of zoo's throughput `metric` over the baseline's `baseline_metric`
+    (by default the same): the two were timed in the same round, so a change of the machine's
+    load between rounds cancels. Their median and quartiles (q1, q3: the middle half of the
+    rounds); None for peak RSS (one sample each) or when the sample series differ in length."""
     if metric == "rss":
         return None
     numerators = zoo[metric].get("samples") or []
-    denominators = baseline[metric].get("samples") or []
+    denominators = baseline[baseline_metric or metric].get("samples") or []
     if not numerators or len(numerators) != len(denominators):
         return None
     return ratio_quartiles(numerators, denominators)
@@ -827,15 +892,18 @@ def verdict(target: Target, zoo: dict, baseline: dict | None) -> dict:
     """Ratio zoo / baseline of the target's metric (of the medians) and whether it meets the
     target; with the per-round ratios' median and quartiles (`paired_ratios`) beside it."""
     numerator = entry_metric(zoo, target.metric)
-    denominator = entry_metric(baseline, target.metric) if baseline else None
+    denominator = entry_metric(baseline, target.compared_metric) if baseline else None
     ratio = numerator / denominator if numerator and denominator else None
+    per_round = None
+    if ratio is not None:
+        per_round = paired_ratios(zoo, baseline, target.metric, target.compared_metric)
     return {
         "target": target.describe(zoo["cell"]),
         "zoo": zoo["label"],
         "baseline": baseline["label"] if baseline else None,
         "ratio": ratio,
         "met": None if ratio is None else target.is_met(ratio),
-        "per_round": None if ratio is None else paired_ratios(zoo, baseline, target.metric),
+        "per_round": per_round,
     }
 
 
@@ -851,11 +919,13 @@ def entry_result(
     config: ModelConfig,
     peak_gflops: float,
 ) -> dict:
-    """The JSON record of one entry: throughput, fraction of peak, warm-up, memory."""
+    """The JSON record of one entry: throughput, fraction of peak, warm-up, memory
+    ("infer_folded" only for an entry with a folded model)."""
     flops = flops_table(config)[entry.contender.cell]
+    flops_key = {"train": "train", "infer": "forward", "infer_folded": "forward_folded"}
     fraction = {
-        mode: throughput[mode]["median"] * flops[key] / (peak_gflops * 1e9)
-        for mode, key in (("train", "train"), ("infer", "forward"))
+        metric: throughput[metric]["median"] * flops[flops_key[metric]] / (peak_gflops * 1e9)
+        for metric in throughput
     }
     return {
         "label": entry.label,
@@ -865,8 +935,7 @@ def entry_result(
         "impl": entry.contender.impl,
         "jit_request": entry.jit_request,
         "jit_compile": jit_compile,
-        "train": throughput["train"],
-        "infer": throughput["infer"],
+        **throughput,
         "fraction_of_peak": fraction,
         "warmup": first_steps,
         "memory": memory,
@@ -981,6 +1050,20 @@ def table_rows(results: Sequence[dict]) -> list[str]:
     return rows
 
 
+def folded_rows(results: Sequence[dict]) -> list[str]:
+    """One line per entry with a folded model: its inference words/s and fraction of peak."""
+    folded = [result for result in results if "infer_folded" in result]
+    if not folded:
+        return []
+    rows = ["", "inference with the embedding folded (zoo.models.fold_embedding):"]
+    for result in folded:
+        rows.append(
+            f"{result['label']:28} {'':>5} {'':>26} {format_rate(result['infer_folded']):>26} "
+            f"{'':>8} {100 * result['fraction_of_peak']['infer_folded']:7.1f}%"
+        )
+    return rows
+
+
 def verdict_rows(verdicts: Sequence[dict]) -> list[str]:
     """One line per target verdict. The ratio that decides is printed to three decimals, so that
     a ratio just under its target (1.146 against 1.15) does not read as equal to it."""
@@ -1034,10 +1117,12 @@ def report_lines(report: dict) -> list[str]:
         f"matmul peak GFLOP/s: {report['matmul_gflops']}",
         "FLOPs/token (matmuls): "
         + ", ".join(
-            f"{cell} fwd {v['forward']:,} train {v['train']:,}" for cell, v in flops.items()
+            f"{cell} fwd {v['forward']:,} (folded {v['forward_folded']:,}) train {v['train']:,}"
+            for cell, v in flops.items()
         ),
         "",
         *table_rows(report["results"]),
+        *folded_rows(report["results"]),
     ]
     for result in report["results"]:
         if "error" in result["memory"]:
