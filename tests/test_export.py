@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -416,6 +417,40 @@ def test_cli_exports_a_run_directory(exported, tmp_path, capsys):
     assert code == 0, err
     signatures = tf.saved_model.load(str(tmp_path / "out")).signatures
     assert sorted(signatures) == ["generate", "serving_default", "step"]
+
+
+def test_cli_exports_a_folded_language_model(exported, tmp_path, capsys):
+    model, path, _ = exported["lm_zoo"]
+    model.save(tmp_path / export.MODEL_FILE)
+    (tmp_path / export.VOCAB_FILE).write_text("\n".join(VOCAB) + "\n")
+    argv = [str(tmp_path), "--out", str(tmp_path / "folded"), "--fold-embedding"]
+    code, err = run_cli(argv, capsys)
+    assert code == 0, err
+    ids = tf.constant(np.random.default_rng(2).integers(0, V, (BATCH, STEPS)).astype("int32"))
+    folded = tf.saved_model.load(str(tmp_path / "folded")).signatures["serving_default"]
+    plain = tf.saved_model.load(str(path)).signatures["serving_default"]
+    np.testing.assert_allclose(
+        folded(token_ids=ids)["log_probs"], plain(token_ids=ids)["log_probs"], atol=1e-5
+    )
+    assert export.portability_problems(tmp_path / "folded") == []
+
+
+@pytest.mark.parametrize(
+    "name,message",
+    [
+        ("lm_keras", "--fold-embedding: model .* its layer 'lstm.*' \\(LSTM\\) does not take"),
+        ("sentiment_zoo", "--fold-embedding: only for a language model, not a sentiment model"),
+    ],
+)
+def test_cli_fold_embedding_needs_a_zoo_language_model(exported, tmp_path, capsys, name, message):
+    model, _, vectorizer = exported[name]
+    model.save(tmp_path / export.MODEL_FILE)
+    (tmp_path / export.VOCAB_FILE).write_text("\n".join(VOCAB) + "\n")
+    if vectorizer is not None:
+        export.save_vectorizer(vectorizer, tmp_path / export.VECTORIZER_FILE)
+    code, err = run_cli([str(tmp_path), "--out", str(tmp_path / "o"), "--fold-embedding"], capsys)
+    assert code == 1 and re.search(message, err), err
+    assert not (tmp_path / "o").exists()
 
 
 RUN_DIRECTORY_SCRIPT = textwrap.dedent(

@@ -36,7 +36,8 @@ Command line: `zoo export SOURCE --out saved_models/NAME` where SOURCE is a `.ke
 run directory holding `model.keras`; a language model needs the vocabulary (`--vocab`, default
 `vocab.txt` next to the model: one token a line, line i is id i) and a sentiment model its
 vectorizer (`--vectorizer`, default `vectorizer.json` next to the model, written by
-`save_vectorizer`).
+`save_vectorizer`). `--fold-embedding` exports a language model's `zoo.models.fold_embedding`
+copy (same outputs; the first zoo LSTM/GRU's input matmul becomes a row lookup).
 """
 
 from __future__ import annotations
@@ -640,6 +641,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="sentiment: whether the model outputs a logit (default: from the last layer)",
     )
+    parser.add_argument(
+        "--fold-embedding",
+        action="store_true",
+        help="language model: export zoo.models.fold_embedding's copy (the embedding holds E W, "
+        "the first zoo LSTM/GRU takes projected inputs: its input matmul becomes a lookup)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
 
 
@@ -650,6 +657,8 @@ def run(args: argparse.Namespace) -> int:
         model = load_keras_model(model_file)
         task = detect_task(model) if args.task == "auto" else args.task
         extras = task_inputs(task, model_file, args)
+        if args.fold_embedding:
+            model = folded(model, task)
         export_saved_model(
             model, args.out, task, from_logits=args.from_logits, overwrite=args.overwrite, **extras
         )
@@ -658,6 +667,18 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"zoo export: wrote the {task} SavedModel of {model_file} to {args.out}")
     return 0
+
+
+def folded(model, task: str):
+    """`zoo.models.fold_embedding(model)` for a language model; an ExportError otherwise."""
+    from zoo.models import fold_embedding
+
+    if task != "language_model":
+        raise ExportError(f"--fold-embedding: only for a language model, not a {task} model")
+    try:
+        return fold_embedding(model)
+    except ValueError as error:
+        raise ExportError(f"--fold-embedding: {error}") from None
 
 
 def resolve_model_file(source: Path) -> Path:
