@@ -125,12 +125,12 @@ LOAD_SCRIPT = textwrap.dedent(
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
 def test_keras_files_saved_on_tensorflow_load_and_predict_on_jax(tmp_path):
     """Train on TensorFlow, serve on JAX: trained classifiers (a zoo LSTM with max pooling; two
-    zoo GRUs) saved here load in a KERAS_BACKEND=jax process after `import zoo` and give the
-    same logits."""
+    zoo GRUs) and a folded language model (its first LSTM on projected inputs) saved here load
+    in a KERAS_BACKEND=jax process after `import zoo` and give the same outputs."""
     import keras
     import numpy as np
 
-    from zoo.models import sentiment_classifier
+    from zoo.models import inference_model, language_model, sentiment_classifier
 
     sizes = {"vocab_size": 20, "embedding_dim": 6, "units": 5}
     classifiers = {
@@ -139,19 +139,25 @@ def test_keras_files_saved_on_tensorflow_load_and_predict_on_jax(tmp_path):
     }
     ids = np.array([[3, 4, 5, 0, 0], [7, 8, 9, 10, 11]], dtype="int32")
     np.save(tmp_path / "ids.npy", ids)
-    for name, classifier in classifiers.items():
+    for classifier in classifiers.values():
         classifier.compile("adam", keras.losses.BinaryCrossentropy(from_logits=True))
         classifier.train_on_batch(ids, np.array([1, 0]))
-        classifier.save(tmp_path / f"{name}.keras")
+    tiny = {"base": "small", "units": 6, "num_steps": 5}
+    models = {
+        **classifiers,
+        "folded_lm": inference_model(language_model("lstm", "zoo", tiny, 20), fold_embedding=True),
+    }
+    for name, model in models.items():
+        model.save(tmp_path / f"{name}.keras")
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
     result = subprocess.run(
-        [sys.executable, "-c", LOAD_SCRIPT, str(tmp_path), *classifiers],
+        [sys.executable, "-c", LOAD_SCRIPT, str(tmp_path), *models],
         capture_output=True,
         text=True,
         env=env,
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    for name, classifier in classifiers.items():
-        expected = keras.ops.convert_to_numpy(classifier(ids))
+    for name, model in models.items():
+        expected = keras.ops.convert_to_numpy(model(ids))
         np.testing.assert_allclose(np.load(tmp_path / f"{name}_jax.npy"), expected, atol=1e-6)
