@@ -435,6 +435,21 @@ def test_cli_exports_a_folded_language_model(exported, tmp_path, capsys):
     assert export.portability_problems(tmp_path / "folded") == []
 
 
+def test_cli_folds_a_whole_language_model_file(tmp_path, capsys):
+    from zoo.models import inference_model, language_model
+
+    model = language_model("gru", "zoo", {"base": "small", "units": 6, "dropout": 0.3}, V)
+    model.save(tmp_path / export.MODEL_FILE)
+    (tmp_path / export.VOCAB_FILE).write_text("\n".join(VOCAB) + "\n")
+    argv = [str(tmp_path), "--out", str(tmp_path / "folded"), "--fold-embedding"]
+    code, err = run_cli(argv, capsys)
+    assert code == 0, err
+    ids = np.random.default_rng(3).integers(0, V, (BATCH, STEPS)).astype("int32")
+    served = tf.saved_model.load(str(tmp_path / "folded")).signatures["serving_default"]
+    want = tf.nn.log_softmax(inference_model(model)(ids)).numpy()
+    np.testing.assert_allclose(served(token_ids=tf.constant(ids))["log_probs"], want, atol=1e-5)
+
+
 @pytest.mark.parametrize(
     "name,message",
     [

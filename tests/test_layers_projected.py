@@ -205,3 +205,32 @@ def functional():
 def test_fold_embedding_names_what_the_model_lacks(build, message):
     with pytest.raises(ValueError, match=message):
         fold_embedding(build())
+
+
+def test_fold_embedding_copies_states_and_merges_lora():
+    ids = np.random.default_rng(1).integers(0, 30, (3, 7)).astype("int32")
+    stateful = keras.Sequential(
+        [
+            keras.Input((7,), batch_size=3, dtype="int32"),
+            keras.layers.Embedding(30, 6),
+            zoo.layers.LSTM(5, stateful=True, return_sequences=True),
+            keras.layers.Dense(2),
+        ]
+    )
+    stateful(ids)  # the states now hold the end of this batch
+    folded = fold_embedding(stateful)
+    np.testing.assert_allclose(folded(ids), stateful(ids), atol=1e-6, rtol=0)
+    lora = keras.Sequential(
+        [keras.Input((7,), dtype="int32"), keras.layers.Embedding(30, 6), zoo.layers.GRU(5)]
+    )
+    lora.layers[0].enable_lora(2)
+    lora.layers[0].lora_embeddings_b.assign(np.ones((2, 6), "float32"))  # a non-zero update
+    np.testing.assert_allclose(fold_embedding(lora)(ids), lora(ids), atol=1e-6, rtol=0)
+
+
+def test_fold_embedding_refuses_a_folded_model_and_counts_check_the_option():
+    folded = inference_model(language_model("lstm", "zoo", TINY, 30), fold_embedding=True)
+    with pytest.raises(ValueError, match="has inputs_projected=True already: the model is folded"):
+        fold_embedding(folded)
+    with pytest.raises(ValueError, match="inputs_projected: expected True or False, got 'no'"):
+        zoo.layers.count_params("lstm", DIM, UNITS, inputs_projected="no")

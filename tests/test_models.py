@@ -220,3 +220,16 @@ def test_language_model_refuses_a_bad_cell_when_built_from_a_config():
     config = language_model("lstm", "zoo", TINY, vocab_size=50).get_config()
     with pytest.raises(ValueError, match="cell: expected one of"):
         zoo.models.LanguageModel.from_config({**config, "cell": "lstmm"})
+
+
+def test_a_mixed_precision_language_model_reloads_in_mixed_precision(tmp_path):
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = language_model("lstm", "zoo", TINY, vocab_size=50)
+        model.save(tmp_path / "lm.keras")
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    loaded = keras.saving.load_model(tmp_path / "lm.keras", safe_mode=True)
+    policies = {layer.dtype_policy.name for layer in [loaded.embedding, *loaded.recurrent]}
+    assert policies | {loaded.decoder.dtype_policy.name} == {"mixed_float16"}
+    np.testing.assert_array_equal(loaded(tokens())[0], model(tokens())[0])

@@ -670,12 +670,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def folded(model, task: str):
-    """`zoo.models.fold_embedding(model)` for a language model; an ExportError otherwise."""
-    from zoo.models import fold_embedding
+    """The folded copy of a language model (`zoo.models.inference_model(model,
+    fold_embedding=True)` for a whole `LanguageModel`, `zoo.models.fold_embedding(model)`
+    for a Sequential); an ExportError otherwise."""
+    from zoo.models import LanguageModel, fold_embedding, inference_model
 
     if task != "language_model":
         raise ExportError(f"--fold-embedding: only for a language model, not a {task} model")
     try:
+        if isinstance(model, LanguageModel):
+            return inference_model(model, fold_embedding=True)
         return fold_embedding(model)
     except ValueError as error:
         raise ExportError(f"--fold-embedding: {error}") from None

@@ -94,6 +94,9 @@ def count_params(name: str, input_dim: int, units: int, **cell_kwargs) -> int:
     known = set(cell_class.cell_arguments)
     if cell_class.supports_inputs_projected:
         known.add("inputs_projected")
+        projected = cell_kwargs.get("inputs_projected", False)
+        if not isinstance(projected, bool):
+            raise ValueError(f"inputs_projected: expected True or False, got {projected!r}")
     unknown = sorted(set(cell_kwargs) - known)
     if unknown:
         raise ValueError(

@@ -27,9 +27,10 @@ def fold_embedding(model: keras.Sequential) -> keras.Sequential:
             configs, with their weights).
 
     Returns:
-        The folded copy, for inference: it computes `model`'s outputs to float32 rounding. Its
-        first recurrent layer has no input dropout (`dropout` on projected inputs cannot be
-        applied; `model`'s acts only in training anyway).
+        The folded copy, for inference: it computes `model`'s outputs to float32 rounding,
+        from the current states of its stateful layers (copied). Its first recurrent layer has
+        no input dropout (`dropout` on projected inputs cannot be applied; `model`'s acts only
+        in training anyway). A LoRA-enabled Embedding is folded with its merged table.
 
     Raises:
         ValueError: naming what `model` lacks.
@@ -43,7 +44,12 @@ def fold_embedding(model: keras.Sequential) -> keras.Sequential:
         )
     embedding, recurrent = model.layers[:2]
     cell = getattr(recurrent, "cell", None)
-    if not getattr(cell, "supports_inputs_projected", False) or cell.inputs_projected:
+    if getattr(cell, "inputs_projected", False):
+        raise ValueError(
+            f"model {model.name!r}: its layer {recurrent.name!r} has inputs_projected=True "
+            "already: the model is folded"
+        )
+    if not getattr(cell, "supports_inputs_projected", False):
         raise ValueError(
             f"model {model.name!r}: its layer {recurrent.name!r} ({type(recurrent).__name__}) "
             "does not take projected inputs; fold_embedding needs a zoo.layers.LSTM or GRU "
@@ -54,6 +60,8 @@ def fold_embedding(model: keras.Sequential) -> keras.Sequential:
     kernel = cell.kernel
     table = keras.ops.convert_to_numpy(keras.ops.matmul(embedding.embeddings, kernel))
     embedding_config = {**embedding.get_config(), "output_dim": kernel.shape[1]}
+    for lora in ("lora_rank", "lora_alpha"):  # `embeddings` is the merged table already
+        embedding_config.pop(lora, None)
     recurrent_config = {**recurrent.get_config(), "inputs_projected": True, "dropout": 0.0}
     copies = [
         embedding.__class__.from_config(embedding_config),
@@ -72,4 +80,8 @@ def fold_embedding(model: keras.Sequential) -> keras.Sequential:
     folded = keras.Sequential([inputs, *copies], name=model.name)
     for copy, layer_weights in zip(copies, weights):
         copy.set_weights(layer_weights)
+    for layer, copy in zip(model.layers[1:], copies[1:]):
+        if getattr(layer, "stateful", False) and layer.states is not None:
+            for state, copied in zip(layer.states, copy.states):
+                copied.assign(state)
     return folded

@@ -144,8 +144,13 @@ class LanguageModel(keras.Model):
                 kwargs["unit_forget_bias"] = False  # the paper: forget bias drawn like the rest
             return kwargs
 
+        policy = self.dtype_policy  # the sublayers', so that a saved model reloads with it
         self.embedding = keras.layers.Embedding(
-            vocab_size, embedding_dim, embeddings_initializer=init("uniform"), name="embedding"
+            vocab_size,
+            embedding_dim,
+            embeddings_initializer=init("uniform"),
+            name="embedding",
+            dtype=policy,
         )
         self.recurrent = [
             recurrent_layer(
@@ -155,12 +160,13 @@ class LanguageModel(keras.Model):
                 return_sequences=True,
                 return_state=True,
                 name=f"{cell}_{index}",
+                dtype=policy,
                 **cell_kwargs(),
             )
             for index, width in enumerate(widths)
         ]
         self.dropouts = [
-            keras.layers.Dropout(dropout, seed=None if seed is None else seed + index)
+            keras.layers.Dropout(dropout, seed=None if seed is None else seed + index, dtype=policy)
             for index in range(len(widths) + 1)
         ]
         self.decoder = keras.layers.Dense(
@@ -168,6 +174,7 @@ class LanguageModel(keras.Model):
             kernel_initializer=init("glorot_uniform"),
             bias_initializer=init("zeros"),
             name="softmax",
+            dtype=policy,
         )
 
     def get_config(self) -> dict:
