@@ -343,3 +343,16 @@ def test_loss_option_picks_the_keras_models_loss():
         bench.keras_loss("hinge")
     with pytest.raises(SystemExit):
         parse(["--loss", "hinge"])
+
+
+def test_committed_reports_from_before_the_folded_row_still_print():
+    """A report written before the folded model was measured (no `forward_folded` FLOPs, no
+    `infer_folded` results) prints as before, without a folded line or target."""
+    path = Path(__file__).parent.parent / "results" / "bench_medium_avx512.json"
+    report = json.loads(path.read_text())
+    assert "forward_folded" not in report["flops_per_token"]["lstm"]
+    lines = bench.report_lines(report)
+    assert any(
+        line.startswith("FLOPs/token (matmuls): lstm fwd 26,520,000 train") for line in lines
+    )
+    assert not any("folded" in line for line in lines)

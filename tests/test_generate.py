@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 
+import zoo.layers
 from zoo import models
 from zoo.cli import main
 from zoo.generate import sample_words
@@ -14,14 +15,60 @@ from zoo.generate import sample_words
 VOCABULARY = ["<unk>", "a", "b", "c"]
 
 
-def fixed_model(logits: list[float]) -> keras.Model:
-    """Every position scores the vocabulary with `logits`, whatever the input."""
-    tokens = keras.Input((None,), dtype="int32")
-    one_hot = keras.layers.Embedding(4, 1, embeddings_initializer="zeros")(tokens)
-    scores = keras.layers.Dense(4, kernel_initializer="zeros", bias_initializer="zeros")(one_hot)
-    model = keras.Model(tokens, scores)
+def fixed_model(logits: list[float], activation: str | None = None) -> keras.Model:
+    """Every position scores the vocabulary with `logits`, whatever the input: an LSTM with
+    zero weights outputs h = 0, so the Dense gives its bias."""
+    zeros = {"kernel_initializer": "zeros", "bias_initializer": "zeros"}
+    model = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            keras.layers.Embedding(4, 1, embeddings_initializer="zeros"),
+            zoo.layers.LSTM(1, return_sequences=True, recurrent_initializer="zeros", **zeros),
+            keras.layers.Dense(4, activation=activation, **zeros),
+        ]
+    )
     model.layers[-1].bias.assign(np.asarray(logits, dtype="float32"))
     return model
+
+
+def rereading_reference(model, vocabulary, prompt, num_words, seed):
+    """The words drawn by rereading the whole text from zero states before every draw."""
+    rng, ids = np.random.default_rng(seed), [vocabulary.index(w) for w in prompt.split()]
+    for _ in range(num_words):
+        logits = keras.ops.convert_to_numpy(model(np.asarray([ids], "int32")))[0, -1]
+        logits = logits.astype("float64")
+        logits[vocabulary.index("<unk>")] = -np.inf
+        probabilities = np.exp(logits - logits.max())
+        ids.append(int(rng.choice(len(vocabulary), p=probabilities / probabilities.sum())))
+    return [vocabulary[i] for i in ids[len(prompt.split()) :]]
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_carried_states_draw_what_rereading_the_text_draws(cell):
+    vocabulary = ["<unk>", *[f"w{i}" for i in range(11)]]
+    keras.utils.set_random_seed(0)
+    lm = models.language_model(cell, "zoo", {"base": "small", "units": 8}, len(vocabulary))
+    for layer in lm.recurrent:  # larger weights: the next word depends on the history
+        layer.cell.recurrent_kernel.assign(layer.cell.recurrent_kernel * 20)
+    plain = models.inference_model(lm)
+    want = rereading_reference(plain, vocabulary, "w1 w2 w3", 12, seed=4)
+    assert len(set(want)) > 3
+    for model in (plain, models.inference_model(lm, fold_embedding=True), lm):
+        assert sample_words(model, vocabulary, "w1 w2 w3", 12, seed=4) == want
+
+
+def test_a_softmax_output_is_read_before_its_softmax():
+    logits = [0.0, 1.0, np.log(3.0), -1.0]
+    assert sample_words(fixed_model(logits, "softmax"), VOCABULARY, "a", 20, seed=2) == (
+        sample_words(fixed_model(logits), VOCABULARY, "a", 20, seed=2)
+    )
+
+
+def test_a_model_that_is_not_a_language_model_is_named():
+    tokens = keras.Input((None,), dtype="int32")
+    scores = keras.layers.Dense(4)(keras.layers.Embedding(4, 2)(tokens))
+    with pytest.raises(ValueError, match="a language model must be Embedding -> recurrent"):
+        sample_words(keras.Model(tokens, scores), VOCABULARY, "a", 2)
 
 
 def test_draws_follow_the_tempered_softmax_and_never_unk():
@@ -50,6 +97,7 @@ def test_same_seed_same_text_and_unknown_prompt_words_read_as_unk():
         ({"temperature": "1"}, "temperature: expected a positive number, got '1'"),
         ({"temperature": float("inf")}, "temperature: expected a positive number, got inf"),
         ({"exclude": "<unk>"}, "exclude: expected a sequence of words, got the string"),
+        ({"seed": -1}, "seed: expected an integer >= 0, got -1"),
         ({"vocabulary": ["a", "b", "a", "c"]}, "vocabulary: expected distinct words"),
         ({"vocabulary": ["a", "b"]}, "vocabulary: 2 words, but the model scores 4"),
     ],
@@ -173,10 +221,15 @@ def test_cli_reports_bad_inputs_in_one_line(tmp_path, capsys):
     assert error(str(run_dir), "--prompt", "a", "--temperature", "0") == (
         "--temperature: expected a positive number, got 0.0"
     )
+    assert error(str(run_dir), "--prompt", "a", "--seed", "-1") == (
+        "--seed: expected an integer >= 0, got -1"
+    )
     assert error(str(run_dir), "--prompt", " ") == (
         "prompt: expected a string of at least one word, got ' '"
     )
-    sentiment = save_run(sentiment_shaped_model(), tmp_path / "sentiment")
+    sentiment = tmp_path / "sentiment"
+    sentiment.mkdir()
+    sentiment_shaped_model().save(sentiment / "model.keras")  # and no vocab.txt
     assert error(str(sentiment), "--prompt", "a") == (
         f"{sentiment / 'model.keras'}: not a language model (its output has shape (None, 1); "
         "expected next-word logits (batch, time, vocabulary))"
@@ -184,6 +237,14 @@ def test_cli_reports_bad_inputs_in_one_line(tmp_path, capsys):
     (tmp_path / "three.txt").write_text("<unk>\na\nb\n", encoding="utf-8")
     assert error(str(run_dir), "--prompt", "a", "--vocab", str(tmp_path / "three.txt")) == (
         f"{tmp_path / 'three.txt'}: 3 words, but the model scores 4"
+    )
+    (tmp_path / "blank.txt").write_text("<unk>\na\n\nc\n", encoding="utf-8")
+    assert error(str(run_dir), "--prompt", "a", "--vocab", str(tmp_path / "blank.txt")) == (
+        f"{tmp_path / 'blank.txt'}: line 3 is empty (expected one token a line)"
+    )
+    (tmp_path / "spaced.txt").write_text("<unk>\na \nb\nc\n", encoding="utf-8")
+    assert error(str(run_dir), "--prompt", "a", "--vocab", str(tmp_path / "spaced.txt")) == (
+        f"{tmp_path / 'spaced.txt'}: line 2, 'a ', has spaces around its token"
     )
     (tmp_path / "twice.txt").write_text("<unk>\na\nb\na\n", encoding="utf-8")
     assert error(str(run_dir), "--prompt", "a", "--vocab", str(tmp_path / "twice.txt")) == (

@@ -1117,7 +1117,9 @@ def report_lines(report: dict) -> list[str]:
         f"matmul peak GFLOP/s: {report['matmul_gflops']}",
         "FLOPs/token (matmuls): "
         + ", ".join(
-            f"{cell} fwd {v['forward']:,} (folded {v['forward_folded']:,}) train {v['train']:,}"
+            f"{cell} fwd {v['forward']:,}"
+            + (f" (folded {v['forward_folded']:,})" if "forward_folded" in v else "")
+            + f" train {v['train']:,}"
             for cell, v in flops.items()
         ),
         "",

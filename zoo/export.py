@@ -190,11 +190,18 @@ def load_vectorizer(path: str | Path):
 
 
 def read_vocabulary(path: str | Path) -> list[str]:
-    """The tokens of a vocabulary file: one token a line, line i is id i."""
+    """The tokens of a vocabulary file: one token a line, line i is id i; an ExportError for an
+    unreadable file, an empty line or spaces around a token (which no word would match)."""
     try:
-        return Path(path).read_text(encoding="utf-8").splitlines()
+        tokens = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
         raise ExportError(f"{path}: expected a vocabulary file, one token a line") from error
+    for line, token in enumerate(tokens, start=1):
+        if not token:
+            raise ExportError(f"{path}: line {line} is empty (expected one token a line)")
+        if token != token.strip():
+            raise ExportError(f"{path}: line {line}, {token!r}, has spaces around its token")
+    return tokens
 
 
 # ----------------------------------------------------------------------------- portable copies

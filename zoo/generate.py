@@ -1,12 +1,12 @@
 """Sample text from a trained word-level language model.
 
-At each step the model reads the prompt and the words drawn so far (from zero states) and the
-next word is drawn from softmax(logits / temperature) over the vocabulary, excluding `exclude`
-(by default `<unk>`, which PTB's preprocessing made the most frequent word). Temperature 1
-samples the model's own distribution; lower values sharpen it towards the greedy choice.
-Rereading the prefix costs O(n^2) in the text length, which is nothing for a paragraph. The
-model runs on the engine's generic loop (`zoo.layers.engine.generic_loop`): the fused loop would
-compile an XLA program for every new prefix length.
+The model reads the prompt once, from zero states; then each next word is drawn from
+softmax(logits / temperature) over the vocabulary, excluding `exclude` (by default `<unk>`,
+which PTB's preprocessing made the most frequent word), and fed back as a one-word input from
+the states the model reached, so a text of n words costs O(n) model steps. Temperature 1
+samples the model's own distribution; lower values sharpen it towards the greedy choice. The
+model runs on the engine's generic loop (`zoo.layers.engine.generic_loop`): the fused loop
+would compile an XLA program for the prompt's length and again for one-word inputs.
 
 Command line: `zoo generate SOURCE --prompt "the company said" [--words 30] [--temperature 1]
 [--seed 0] [--vocab PATH] [--keep-unk]` where SOURCE is a `.keras` file or a `zoo train ptb` run
@@ -23,10 +23,11 @@ import argparse
 import math
 import numbers
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from zoo.checks import integer_at_least
 from zoo.export import (
     MODEL_FILE,
     VOCAB_FILE,
@@ -55,19 +56,20 @@ def sample_words(
     """`num_words` words drawn after `prompt`.
 
     Args:
-        model: token ids (1, T) -> next-token logits (1, T, V), e.g. a run directory's
-            `model.keras` or `zoo.models.inference_model(...)`.
+        model: a language model: a Sequential Embedding -> recurrent layers -> Dense over the
+            vocabulary (a run directory's `model.keras`, `zoo.models.inference_model(...)`,
+            folded or not; Dropout layers are skipped and a softmax Dense is read before its
+            softmax), or a whole `zoo.models.LanguageModel`.
         vocabulary: id -> word, V entries (a run directory's `vocab.txt`).
         prompt: words separated by whitespace; words outside the vocabulary read as `<unk>`.
         num_words: how many words to draw (>= 1).
         temperature: > 0; the logits are divided by it before the softmax.
-        seed: seed of the draws (same seed, same text).
+        seed: seed of the draws (>= 0; same seed, same text).
         exclude: words never drawn.
 
     Returns:
         The drawn words (the prompt not included).
     """
-    import keras
     import numpy as np
 
     from zoo.layers.engine import generic_loop
@@ -79,6 +81,7 @@ def sample_words(
         raise ValueError(f"num_words: expected a positive integer, got {num_words!r}")
     if not isinstance(temperature, numbers.Real) or not 0 < temperature < float("inf"):
         raise ValueError(f"temperature: expected a positive number, got {temperature!r}")
+    integer_at_least("seed", seed, 0)
     if isinstance(exclude, str):
         raise ValueError(f"exclude: expected a sequence of words, got the string {exclude!r}")
     word_to_id = {word: index for index, word in enumerate(vocabulary)}
@@ -94,15 +97,16 @@ def sample_words(
     allowed[[word_to_id[word] for word in exclude if word in word_to_id]] = False
     if not allowed.any():
         raise ValueError("exclude: it holds every word of the vocabulary; none is left to draw")
+    score = next_word_scorer(model)
     rng = np.random.default_rng(seed)
     drawn = []
     with generic_loop():
-        for _ in range(num_words):
-            logits = keras.ops.convert_to_numpy(model(np.asarray([ids], dtype="int32")))[0, -1]
-            if logits.shape != (len(vocabulary),):
-                raise ValueError(
-                    f"vocabulary: {len(vocabulary)} words, but the model scores {logits.shape[-1]}"
-                )
+        logits, states = score(ids, None)
+        if logits.shape != (len(vocabulary),):
+            raise ValueError(
+                f"vocabulary: {len(vocabulary)} words, but the model scores {logits.shape[-1]}"
+            )
+        while True:
             logits = logits.astype("float64")
             # Shifted to <= 0 before the division: a tiny temperature then sends the others to
             # -inf (probability 0), never the top word to +inf.
@@ -110,9 +114,53 @@ def sample_words(
                 scaled = np.where(allowed, (logits - logits[allowed].max()) / temperature, -np.inf)
             probabilities = np.exp(scaled)
             next_id = int(rng.choice(len(vocabulary), p=probabilities / probabilities.sum()))
-            ids.append(next_id)
             drawn.append(vocabulary[next_id])
-    return drawn
+            if len(drawn) == num_words:
+                return drawn
+            logits, states = score([next_id], states)
+
+
+def next_word_scorer(model: keras.Model) -> Callable[[list[int], list | None], tuple]:
+    """`score(ids, states) -> (logits (V,) of the word after ids[-1], new states)`: `model` run
+    over the token ids `ids` from `states` (None: zero states), one row.
+
+    A `zoo.models.LanguageModel` carries its states itself. A Sequential language model
+    (`zoo.export.language_model_parts`: Embedding -> recurrent layers -> Dense) runs through
+    stateless copies of its recurrent layers that return their final states
+    (`zoo.export.stateless_twin`), and its Dense before any softmax.
+    """
+    import keras
+    import numpy as np
+
+    from zoo.export import language_model_parts, stateless_twin
+    from zoo.models import LanguageModel
+
+    def as_batch(ids: list[int]):
+        return np.asarray([ids], dtype="int32")
+
+    if isinstance(model, LanguageModel):
+
+        def score_language_model(ids, states):
+            logits, new_states = model(as_batch(ids), states, training=False)
+            return keras.ops.convert_to_numpy(logits)[0, -1], new_states
+
+        return score_language_model
+    embedding, recurrent, dense = language_model_parts(model)
+    twins = [stateless_twin(layer) for layer in recurrent]
+
+    def score_sequential(ids, states):
+        tokens = as_batch(ids)
+        x, mask = embedding(tokens), embedding.compute_mask(tokens)
+        new_states = []
+        for twin, state in zip(twins, states or [None] * len(twins)):
+            x, *final = twin(x, initial_state=state, mask=mask, training=False)
+            new_states.append(final)
+        logits = keras.ops.matmul(x[:, -1], dense.kernel)
+        if dense.use_bias:
+            logits = logits + dense.bias
+        return keras.ops.convert_to_numpy(logits)[0], new_states
+
+    return score_sequential
 
 
 # ----------------------------------------------------------------------------- command line
@@ -150,16 +198,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the prompt and `--words` words drawn after it; 1 with a one-line error."""
     try:
-        check_options(args.words, args.temperature)
+        check_options(args.words, args.temperature, args.seed)
         model_file = resolve_model_file(args.source)
+        model = load_keras_model(model_file)
+        scored = scored_words(model, model_file)
         vocab_path = args.vocab or model_file.parent / VOCAB_FILE
         if not Path(vocab_path).is_file():
             raise ExportError(
                 f"{vocab_path}: no such vocabulary file (--vocab, or {VOCAB_FILE} beside the model)"
             )
         vocabulary = read_vocabulary(vocab_path)
-        model = load_keras_model(model_file)
-        check_language_model(model, model_file, vocabulary, vocab_path)
+        if scored is not None and scored != len(vocabulary):
+            raise ExportError(
+                f"{vocab_path}: {len(vocabulary)} words, but the model scores {scored}"
+            )
         words = sample_words(
             model,
             vocabulary,
@@ -176,26 +228,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_options(num_words: int, temperature: float) -> None:
-    """A ValueError naming `--words` or `--temperature` when it is out of range."""
+def check_options(num_words: int, temperature: float, seed: int) -> None:
+    """A ValueError naming `--words`, `--temperature` or `--seed` when it is out of range."""
     if num_words < 1:
         raise ValueError(f"--words: expected a positive integer, got {num_words}")
     if not (temperature > 0 and math.isfinite(temperature)):
         raise ValueError(f"--temperature: expected a positive number, got {temperature}")
+    if seed < 0:
+        raise ValueError(f"--seed: expected an integer >= 0, got {seed}")
 
 
-def check_language_model(
-    model: keras.Model, model_file: Path, vocabulary: Sequence[str], vocab_path: Path
-) -> None:
-    """An ExportError unless `model` maps token ids (B, T) to scores (B, T, V) with V the
-    vocabulary's size."""
+def scored_words(model: keras.Model, model_file: Path) -> int | None:
+    """How many words `model` scores (None where its output shape does not say); an
+    ExportError unless it maps token ids (B, T) to scores (B, T, V)."""
     shape = output_shape(model)
     if len(shape) != 3:
         raise ExportError(
             f"{model_file}: not a language model (its output has shape {shape}; expected "
             "next-word logits (batch, time, vocabulary))"
         )
-    if shape[-1] is not None and shape[-1] != len(vocabulary):
-        raise ExportError(
-            f"{vocab_path}: {len(vocabulary)} words, but the model scores {shape[-1]}"
-        )
+    return shape[-1]
