@@ -169,8 +169,8 @@ class Target:
         return f"{label} {cell} zoo/{self.baseline} {sign} {self.threshold:g}"
 
 
-# Throughput metrics: "infer_folded" only for the zoo contenders (see the module docstring).
-THROUGHPUT_METRICS = ("train", "infer", "infer_folded")
+# Throughput metrics are "train", "infer" and, for the zoo contenders only, "infer_folded" (see
+# the module docstring).
 METRIC_LABELS = {"infer_folded": "infer (folded embedding)"}
 
 
@@ -195,7 +195,7 @@ class Runner:
     folded_infer_step: Callable[[], object] | None = None
 
     def steps(self) -> dict[str, Callable[[], object]]:
-        """The throughput metric -> the step it times (THROUGHPUT_METRICS, those it has)."""
+        """The throughput metric ("train", "infer", "infer_folded" if folded) -> its step."""
         steps = {"train": self.train_step, "infer": self.infer_step}
         if self.folded_infer_step is not None:
             steps["infer_folded"] = self.folded_infer_step
@@ -834,8 +834,8 @@ def start_memory_workers(
 
 
 def entry_metric(result: dict, metric: str) -> float | None:
-    """The median words/s (THROUGHPUT_METRICS) or peak RSS MiB ("rss") of an entry's result;
-    None where it has none (no folded model)."""
+    """The median words/s ("train", "infer", "infer_folded") or peak RSS MiB ("rss") of an
+    entry's result; None where it has none (no folded model)."""
     if metric == "rss":
         return result["memory"].get("rss_peak_mib")
     return (result.get(metric) or {}).get("median")

@@ -61,8 +61,8 @@ class GRUCell(RecurrentCell):
             or before it (False, the original form).
         seed: random seed for the dropout masks.
         inputs_projected: if True, the inputs are ``x_t W`` already, (batch, 3 units): the
-            cell has no ``kernel`` and adds only its bias (``zoo.models.inference_model``'s
-            ``fold_embedding`` folds W into the embedding table). Needs ``dropout=0``.
+            cell has no ``kernel`` and adds only its bias (``zoo.models.fold_embedding``
+            folds W into the embedding table that feeds it). Needs ``dropout=0``.
 
     Call arguments:
         inputs: (batch, d). states: ``[h]`` or ``h``, (batch, units). training: bool.

@@ -57,8 +57,8 @@ class LSTMCell(RecurrentCell):
         recurrent_dropout: float in [0, 1), fraction of the recurrent units to drop.
         seed: random seed for the dropout masks.
         inputs_projected: if True, the inputs are ``x_t W`` already, (batch, 4 units): the
-            cell has no ``kernel`` and adds only its bias (``zoo.models.inference_model``'s
-            ``fold_embedding`` folds W into the embedding table). Needs ``dropout=0``.
+            cell has no ``kernel`` and adds only its bias (``zoo.models.fold_embedding``
+            folds W into the embedding table that feeds it). Needs ``dropout=0``.
 
     Call arguments:
         inputs: (batch, d). states: ``[h, c]``, each (batch, units). training: bool.
