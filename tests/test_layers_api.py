@@ -247,6 +247,49 @@ def test_second_order_gradients_equal_the_builtins(name, kwargs):
         np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "name,kwargs", [("LSTM", {}), ("GRU", {}), ("GRU", {"reset_after": False})]
+)
+def test_forward_mode_jvps_equal_the_builtins(name, kwargs):
+    """tf.autodiff.ForwardAccumulator through the fused path, with a mask: JVPs with respect to
+    the inputs and to the recurrent kernel, and forward-over-backward (a Hessian-vector
+    product). A custom gradient gives JVPs as None, so the loop then runs under autodiff."""
+    import tensorflow as tf
+
+    rng = np.random.RandomState(0)
+    x = tf.constant(rng.randn(4, 5, 3).astype("float32"))
+    tangent = tf.constant(rng.randn(4, 5, 3).astype("float32"))
+    mask = tf.constant([[True] * 5, [True] * 3 + [False] * 2, [True] * 5, [True] + [False] * 4])
+    reference, ours = (
+        getattr(keras.layers, name)(6, return_sequences=True, **kwargs),
+        getattr(zoo.layers, name)(6, return_sequences=True, **kwargs),
+    )
+    reference(x), ours(x)
+    ours.set_weights(reference.get_weights())
+    jvps = []
+    for layer in (reference, ours):
+        kernel = layer.cell.recurrent_kernel.value
+        with tf.autodiff.ForwardAccumulator(x, tangent) as by_inputs:
+            by_inputs_out = layer(x, mask=mask)
+        with tf.autodiff.ForwardAccumulator(kernel, tf.ones_like(kernel)) as by_kernel:
+            by_kernel_out = layer(x)
+        with tf.autodiff.ForwardAccumulator(x, tangent) as over_backward:
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                loss = tf.reduce_sum(layer(x) ** 2)
+            gradient = tape.gradient(loss, x)
+        jvps.append(
+            [
+                by_inputs.jvp(by_inputs_out),
+                by_kernel.jvp(by_kernel_out),
+                over_backward.jvp(gradient),
+            ]
+        )
+    for theirs, mine in zip(*jvps):
+        assert mine is not None
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-6)
+
+
 @pytest.mark.parametrize("layer_class", [zoo.layers.LSTM, zoo.layers.GRU])
 def test_recurrent_dropout_with_a_differentiated_initial_state_in_eager_mode(layer_class):
     """The recurrent dropout masks come from ones_like(state): they used to tie a watched

@@ -39,6 +39,7 @@ import os
 from collections.abc import Iterator
 
 import tensorflow as tf
+from tensorflow.python import pywrap_tfe  # which tensors have JVPs: no public API either
 from tensorflow.python.eager import record  # could_possibly_record: no public API
 
 from zoo.layers.engine import recurrent_project
@@ -138,14 +139,23 @@ def _constant_masks(masks):
     return None if masks is None else [tf.stop_gradient(m) for m in masks]
 
 
+def _forward_mode_active(tensors) -> bool:
+    """Whether a forward accumulator (``tf.autodiff.ForwardAccumulator``) holds a JVP for any of
+    ``tensors``. TensorFlow gives a custom gradient's JVPs as None, so the loops then run
+    uncompiled under its autodiff."""
+    _, jvps = pywrap_tfe.TFE_Py_PackJVPs(list(tensors))
+    return bool(jvps)
+
+
 def _autodiff_gradients(forward, primals, output_gradients):
     """The gradients of ``forward(*primals)`` (given those of its outputs) by TensorFlow's
     own autodiff of the uncompiled loop, on the whole batch.
 
-    The custom gradients use it when a tape or forward accumulator is recording while they
-    run: someone differentiates the gradient itself (a gradient penalty, a Hessian-vector
-    product) or runs forward-mode autodiff. The hand-written backward pass cannot serve them
-    (its inputs are detached and it is compiled), and would silently give None.
+    The custom gradients use it when a tape is recording while they run: someone
+    differentiates the gradient itself (a gradient penalty, a Hessian-vector product). The
+    hand-written backward pass cannot serve them (its inputs are detached and it is compiled),
+    and would silently give None. (Under forward-mode autodiff the loops skip the custom
+    gradient altogether: ``_forward_mode_active``.)
     """
     with tf.GradientTape() as tape:
         tape.watch(primals)
@@ -407,6 +417,15 @@ def lstm_states(inputs, h0, c0, mask, recurrent_kernel, recurrent_masks, kernel=
     """
     _check_projection(kernel, bias)
     masks = _constant_masks(recurrent_masks)
+    primals = (
+        *map(tf.convert_to_tensor, (inputs, h0, c0, recurrent_kernel)),
+        *_weights(kernel, bias),
+    )
+    if _forward_mode_active(primals):
+        inputs, h0, c0, recurrent_kernel, *weights = primals
+        return _lstm_forward.python_function(
+            inputs, *_unpacked(weights), h0, c0, recurrent_kernel, mask, masks
+        )[:2]
     sizes = batch_slice_sizes(h0.shape[0])
     slice_masks = _sliced_masks(masks, sizes)
     step_masks = _sliced(mask, sizes, 0)
@@ -465,7 +484,7 @@ def lstm_states(inputs, h0, c0, mask, recurrent_kernel, recurrent_masks, kernel=
 
     # Tensors, not the variables: custom_gradient then hands the weights' gradients back to the
     # variables' reads through ordinary autodiff (so in `_weights`).
-    return run(inputs, h0, c0, tf.convert_to_tensor(recurrent_kernel), *_weights(kernel, bias))
+    return run(*primals)
 
 
 def _gru_step(x, h, kernel, bias, masks, reset_after):
@@ -612,6 +631,22 @@ def gru_states(
     masks = _constant_masks(recurrent_masks)
     if recurrent_bias is None:
         recurrent_bias = tf.zeros((recurrent_kernel.shape[1],), h0.dtype)
+    primals = (
+        *map(tf.convert_to_tensor, (inputs, h0, recurrent_kernel, recurrent_bias)),
+        *_weights(kernel, bias),
+    )
+    if _forward_mode_active(primals):
+        inputs, h0, recurrent_kernel, recurrent_bias, *weights = primals
+        return _gru_forward.python_function(
+            inputs,
+            *_unpacked(weights),
+            h0,
+            recurrent_kernel,
+            recurrent_bias,
+            mask,
+            masks,
+            reset_after,
+        )[0]
     sizes = batch_slice_sizes(h0.shape[0])
     slice_masks = _sliced_masks(masks, sizes)
     step_masks = _sliced(mask, sizes, 0)
@@ -664,10 +699,4 @@ def gru_states(
 
         return states, grad
 
-    return run(
-        inputs,
-        h0,
-        tf.convert_to_tensor(recurrent_kernel),
-        tf.convert_to_tensor(recurrent_bias),
-        *_weights(kernel, bias),
-    )
+    return run(*primals)
