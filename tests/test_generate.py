@@ -57,6 +57,31 @@ def test_carried_states_draw_what_rereading_the_text_draws(cell):
         assert sample_words(model, vocabulary, "w1 w2 w3", 12, seed=4) == want
 
 
+def test_drawing_a_masked_id_keeps_the_distribution_of_the_text_read_whole():
+    """Under Embedding(mask_zero=True) a drawn id 0 is a masked step: read whole, the text's
+    next-word scores are those after its last real word; fed back alone, they must be too."""
+    vocabulary = ["<pad>", "<unk>", *[f"w{i}" for i in range(6)]]
+    keras.utils.set_random_seed(1)
+    normal = keras.initializers.RandomNormal(stddev=3.0)  # states far from 0
+    model = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            keras.layers.Embedding(
+                len(vocabulary), 4, mask_zero=True, embeddings_initializer=normal
+            ),
+            zoo.layers.GRU(5, return_sequences=True, recurrent_initializer="glorot_uniform"),
+            keras.layers.LSTM(5, return_sequences=True),
+            keras.layers.Dense(len(vocabulary)),
+        ]
+    )
+    dense = model.layers[-1]
+    dense.kernel.assign(dense.kernel * 8)  # the scores depend strongly on the last output
+    dense.bias.assign(np.asarray([2.0] + [0.0] * 7, "float32"))  # <pad> drawn now and then
+    want = rereading_reference(model, vocabulary, "w1 w2", 30, seed=0)
+    assert want.count("<pad>") >= 3
+    assert sample_words(model, vocabulary, "w1 w2", 30, seed=0) == want
+
+
 def test_a_softmax_output_is_read_before_its_softmax():
     logits = [0.0, 1.0, np.log(3.0), -1.0]
     assert sample_words(fixed_model(logits, "softmax"), VOCABULARY, "a", 20, seed=2) == (

@@ -291,6 +291,38 @@ def test_forward_mode_jvps_equal_the_builtins(name, kwargs):
 
 
 @pytest.mark.parametrize("layer_class", [zoo.layers.LSTM, zoo.layers.GRU])
+def test_the_hand_written_backward_serves_every_first_order_gradient(layer_class, monkeypatch):
+    """The autodiff fallback only when a tape records the gradient itself: not for a persistent
+    tape, nor inside a forward accumulator that watches something else."""
+    import tensorflow as tf
+
+    fused = zoo.layers.fused
+    calls = []
+    fallback = fused._autodiff_gradients
+    monkeypatch.setattr(
+        fused, "_autodiff_gradients", lambda *args: calls.append(1) or fallback(*args)
+    )
+    x = tf.constant(np.random.RandomState(0).randn(3, 5, 6).astype("float32"))
+    layer = layer_class(4)
+    layer(x)
+
+    def gradient(persistent=False):
+        with tf.GradientTape(persistent=persistent) as tape:
+            tape.watch(x)
+            y = tf.reduce_sum(layer(x))
+        return tape.gradient(y, x)
+
+    gradient(persistent=True)
+    with tf.autodiff.ForwardAccumulator(tf.constant(1.0), tf.constant(1.0)):
+        gradient()
+    assert calls == []
+    with tf.GradientTape() as outer:
+        outer.watch(x)
+        penalty = tf.reduce_sum(gradient() ** 2)
+    assert outer.gradient(penalty, x) is not None and calls == [1]
+
+
+@pytest.mark.parametrize("layer_class", [zoo.layers.LSTM, zoo.layers.GRU])
 def test_recurrent_dropout_with_a_differentiated_initial_state_in_eager_mode(layer_class):
     """The recurrent dropout masks come from ones_like(state): they used to tie a watched
     initial state to the compiled loop, which TensorFlow could not differentiate."""

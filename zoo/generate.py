@@ -127,7 +127,8 @@ def next_word_scorer(model: keras.Model) -> Callable[[list[int], list | None], t
     A `zoo.models.LanguageModel` carries its states itself. A Sequential language model
     (`zoo.export.language_model_parts`: Embedding -> recurrent layers -> Dense) runs through
     stateless copies of its recurrent layers that return their final states
-    (`zoo.export.stateless_twin`), and its Dense before any softmax.
+    (`zoo.export.stateless_twin`), and its Dense before any softmax, on the last layer's h
+    (the output of the last unmasked step, as when the whole text is read at once).
     """
     import keras
     import numpy as np
@@ -155,7 +156,9 @@ def next_word_scorer(model: keras.Model) -> Callable[[list[int], list | None], t
         for twin, state in zip(twins, states or [None] * len(twins)):
             x, *final = twin(x, initial_state=state, mask=mask, training=False)
             new_states.append(final)
-        logits = keras.ops.matmul(x[:, -1], dense.kernel)
+        # The last layer's h, not x[:, -1]: at a masked step (a drawn id 0 under mask_zero) the
+        # state keeps the last real output, while a one-word call outputs zeros there.
+        logits = keras.ops.matmul(new_states[-1][0], dense.kernel)
         if dense.use_bias:
             logits = logits + dense.bias
         return keras.ops.convert_to_numpy(logits)[0], new_states

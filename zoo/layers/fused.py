@@ -39,8 +39,7 @@ import os
 from collections.abc import Iterator
 
 import tensorflow as tf
-from tensorflow.python import pywrap_tfe  # which tensors have JVPs: no public API either
-from tensorflow.python.eager import record  # could_possibly_record: no public API
+from tensorflow.python import pywrap_tfe  # what records which tensors: no public API
 
 from zoo.layers.engine import recurrent_project
 
@@ -147,15 +146,21 @@ def _forward_mode_active(tensors) -> bool:
     return bool(jvps)
 
 
+def _tape_records(tensors) -> bool:
+    """Whether a gradient tape records operations on any of ``tensors`` (forward accumulators
+    aside): while a custom gradient runs, someone then differentiates the gradient itself."""
+    return pywrap_tfe.TFE_Py_TapeSetShouldRecordBackprop([t for t in tensors if t is not None])
+
+
 def _autodiff_gradients(forward, primals, output_gradients):
     """The gradients of ``forward(*primals)`` (given those of its outputs) by TensorFlow's
     own autodiff of the uncompiled loop, on the whole batch.
 
-    The custom gradients use it when a tape is recording while they run: someone
-    differentiates the gradient itself (a gradient penalty, a Hessian-vector product). The
-    hand-written backward pass cannot serve them (its inputs are detached and it is compiled),
-    and would silently give None. (Under forward-mode autodiff the loops skip the custom
-    gradient altogether: ``_forward_mode_active``.)
+    The custom gradients use it when a tape records their inputs or output gradients while they
+    run (``_tape_records``): someone differentiates the gradient itself (a gradient penalty, a
+    Hessian-vector product). The hand-written backward pass cannot serve them (its inputs are
+    detached and it is compiled), and would silently give None. (Under forward-mode autodiff
+    the loops skip the custom gradient altogether: ``_forward_mode_active``.)
     """
     with tf.GradientTape() as tape:
         tape.watch(primals)
@@ -445,12 +450,13 @@ def lstm_states(inputs, h0, c0, mask, recurrent_kernel, recurrent_masks, kernel=
         def grad(d_states, d_c_last):
             d_states = tf.zeros_like(states) if d_states is None else d_states
             d_c_last = tf.zeros_like(c_last) if d_c_last is None else d_c_last
-            if record.could_possibly_record():
+            primals = (inputs, h0, c0, recurrent_kernel, *weights)
+            if _tape_records((*primals, d_states, d_c_last)):
                 return _autodiff_gradients(
                     lambda x, h, c, u, *w: _lstm_forward.python_function(
                         x, *_unpacked(w), h, c, u, mask, masks
                     )[:2],
-                    (inputs, h0, c0, recurrent_kernel, *weights),
+                    primals,
                     (d_states, d_c_last),
                 )
             kernel_t = _transposed(recurrent_kernel)
@@ -668,12 +674,13 @@ def gru_states(
         states = _joined([f[0] for f in forwards], 0)
 
         def grad(d_states):
-            if record.could_possibly_record():
+            primals = (inputs, h0, recurrent_kernel, recurrent_bias, *weights)
+            if _tape_records((*primals, d_states)):
                 return _autodiff_gradients(
                     lambda x, h, u, ub, *w: _gru_forward.python_function(
                         x, *_unpacked(w), h, u, ub, mask, masks, reset_after
                     )[0],
-                    (inputs, h0, recurrent_kernel, recurrent_bias, *weights),
+                    primals,
                     d_states,
                 )
             kernel_t = _transposed(recurrent_kernel)
