@@ -14,26 +14,21 @@ Usage: `python3 benchmarks/folded_inference.py [--config small|medium] [--cell l
 [--rounds 9] [--threads 2]`.
 """
 
-import argparse
 import os
 import statistics
-import time
+
+from inference_parts import milliseconds_in_turns, parse_arguments
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", choices=("small", "medium"), default="medium")
-    parser.add_argument("--cell", choices=("lstm", "gru"), default="lstm")
-    parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
+    args = parse_arguments(__doc__.splitlines()[0])
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
     import numpy as np
     import tensorflow as tf
 
     from zoo import bench
-    from zoo.models import configs, inference_model, language_model
+    from zoo.models import inference_model, language_model
 
     tf.get_logger().setLevel("ERROR")
     threads = bench.pin_tensorflow_threads(args.threads)
@@ -46,9 +41,8 @@ def main() -> None:
         "zoo": inference_model(zoo_lm),
         "zoo folded": inference_model(zoo_lm, fold_embedding=True),
     }
-    settings = configs.resolve(configs.PTB, args.config)
-    units, steps = settings["units"], settings["num_steps"]
-    gates = bench.GATES[args.cell]
+    config = bench.CONFIGS[args.config]  # the shapes of the PTB config of the same name
+    steps = config.unroll
     tokens = np.random.default_rng(0).integers(0, bench.VOCAB_SIZE, (bench.BATCH_SIZE, steps))
     inputs = tf.constant(tokens.astype("int32"))
     forwards = {
@@ -56,17 +50,10 @@ def main() -> None:
         for name, model in models.items()
     }
     logits = {name: forward(inputs).numpy() for name, forward in forwards.items()}
-    samples = {name: [] for name in forwards}
-    for _ in range(args.rounds):
-        for name, forward in forwards.items():
-            started = time.perf_counter()
-            for _ in range(3):
-                forward(inputs).numpy()
-            samples[name].append((time.perf_counter() - started) / 3 * 1e3)
+    samples = milliseconds_in_turns(forwards, inputs, args.rounds)
     medians = {name: statistics.median(values) for name, values in samples.items()}
-    config = bench.ModelConfig(args.config, units, settings["layers"], steps)
     flops = bench.forward_flops_per_token(args.cell, config)
-    folded_flops = flops - 2 * units * gates * units
+    folded_flops = bench.folded_forward_flops_per_token(args.cell, config)
     print(f"{args.config} {args.cell}, batch {bench.BATCH_SIZE} x {steps}, {threads}:")
     for name, values in samples.items():
         quartiles = np.percentile(values, [25, 75])

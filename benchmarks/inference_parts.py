@@ -17,14 +17,34 @@ import os
 import statistics
 import time
 
+CALLS_PER_SAMPLE = 3
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+
+def parse_arguments(description: str) -> argparse.Namespace:
+    """The options of the inference scripts (this one and `folded_inference.py`)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--config", choices=("small", "medium"), default="medium")
     parser.add_argument("--cell", choices=("lstm", "gru"), default="lstm")
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def milliseconds_in_turns(functions: dict, inputs, rounds: int) -> dict[str, list[float]]:
+    """Per function, `rounds` samples of its ms per call on `inputs` (the mean of
+    CALLS_PER_SAMPLE calls, results fetched), the functions taking turns in every round."""
+    samples = {name: [] for name in functions}
+    for _ in range(rounds):
+        for name, function in functions.items():
+            started = time.perf_counter()
+            for _ in range(CALLS_PER_SAMPLE):
+                function(inputs).numpy()
+            samples[name].append((time.perf_counter() - started) / CALLS_PER_SAMPLE * 1e3)
+    return samples
+
+
+def main() -> None:
+    args = parse_arguments(__doc__.splitlines()[0])
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
     import numpy as np
@@ -66,13 +86,7 @@ def main() -> None:
     inputs = tf.constant(tokens.astype("int32"))
     for function in cases.values():
         function(inputs)
-    samples = {name: [] for name in cases}
-    for _ in range(args.rounds):
-        for name, function in cases.items():
-            started = time.perf_counter()
-            for _ in range(3):
-                function(inputs).numpy()
-            samples[name].append((time.perf_counter() - started) / 3 * 1e3)
+    samples = milliseconds_in_turns(cases, inputs, args.rounds)
     medians = {name: statistics.median(values) for name, values in samples.items()}
     print(f"{args.config} {args.cell}, batch {bench.BATCH_SIZE} x {config.unroll}, {threads}:")
     for name, values in samples.items():
